@@ -1,0 +1,5 @@
+"""Entry point for `python -m selector`."""
+
+from selector.cli import main
+
+main()

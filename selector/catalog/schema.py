@@ -1,0 +1,197 @@
+"""Pydantic models of the catalog: model variants, licenses and GPUs (SPEC §4).
+
+The models are the schema: `catalog validate` and docs/catalog.md both follow them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+
+from selector.vocab import (
+    ISO_COUNTRIES,
+    Architecture,
+    Capability,
+    Clause,
+    Modality,
+    Runtime,
+    Tuning,
+)
+
+CatalogId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Attention(_Strict):
+    """The numbers the KV cache is computed from, as in the model's config.json.
+
+    `global_layers` hold a KV cache that grows with the context; `sliding_layers` hold at most
+    `sliding_window` tokens. Layers counted in neither (Mamba, linear attention) keep a fixed
+    recurrent state instead. MLA models (DeepSeek, Kimi, GLM-5) cache one compressed latent of
+    `mla_kv_dim` values per token and layer instead of K and V per head.
+    """
+
+    heads: PositiveInt
+    kv_heads: PositiveInt
+    head_dim: PositiveInt
+    global_layers: PositiveInt | None = Field(
+        None, description="layers with a full-context KV cache; default: all layers"
+    )
+    sliding_window: PositiveInt | None = None
+    sliding_layers: int = Field(0, ge=0)
+    sliding_kv_heads: PositiveInt | None = Field(None, description="default: kv_heads")
+    sliding_head_dim: PositiveInt | None = Field(None, description="default: head_dim")
+    shared_kv: bool = Field(False, description="K and V are one tensor on global layers (Gemma 4)")
+    mla_kv_dim: PositiveInt | None = Field(None, description="latent width per token per layer")
+
+    @model_validator(mode="after")
+    def _sliding_consistent(self) -> Attention:
+        if self.sliding_layers and self.sliding_window is None:
+            raise ValueError("sliding_layers is set but sliding_window is not")
+        return self
+
+
+class MoE(_Strict):
+    experts: PositiveInt
+    experts_per_token: PositiveInt
+    shared_experts: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _routed_within(self) -> MoE:
+        if self.experts_per_token > self.experts:
+            raise ValueError("experts_per_token exceeds experts")
+        return self
+
+
+class Benchmark(_Strict):
+    """One public score; `vendor_reported` is false only for independent evaluations."""
+
+    name: str
+    score: float
+    setting: str = ""
+    source: HttpUrl
+    vendor_reported: bool = True
+
+
+class ModelEntry(_Strict):
+    """One model variant: everything filtering, fit and ranking read, each fact sourced."""
+
+    id: CatalogId
+    name: str
+    family: CatalogId
+    organization: str
+    origin_country: str
+    release_date: dt.date
+    params_b: Positive = Field(description="total parameters, billions")
+    active_params_b: Positive | None = Field(None, description="MoE: parameters used per token")
+    architecture: Architecture
+    layers: PositiveInt
+    hidden_size: PositiveInt | None = None
+    vocab_size: PositiveInt | None = None
+    attention: Attention
+    moe: MoE | None = None
+    context_tokens: PositiveInt = Field(description="native context window")
+    license: CatalogId
+    tuning: Tuning = Tuning.INSTRUCT
+    modalities: list[Modality] = Field(default_factory=lambda: [Modality.TEXT])
+    capabilities: list[Capability] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    runtimes: list[Runtime] = Field(default_factory=list)
+    tool_call_format: str = ""
+    base_weights_published: bool | None = None
+    fine_tuning_notes: str = ""
+    hf_repo: str = ""
+    gguf_arch: str = Field("", description="llama.cpp `general.architecture`, for discovery")
+    gguf_files: list[str] = Field(default_factory=list, description="known GGUF file names")
+    benchmarks: list[Benchmark] = Field(default_factory=list)
+    unverified: list[str] = Field(
+        default_factory=list, description="fields whose value is not confirmed by a primary source"
+    )
+    notes: str = ""
+    sources: list[HttpUrl] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelEntry:
+        if self.origin_country not in ISO_COUNTRIES:
+            raise ValueError(f"origin_country {self.origin_country!r} is not ISO 3166-1 alpha-2")
+        is_moe = self.architecture is Architecture.MOE or self.moe is not None
+        if is_moe and self.active_params_b is None:
+            raise ValueError("a mixture-of-experts model needs active_params_b")
+        if self.active_params_b is not None and self.active_params_b > self.params_b:
+            raise ValueError("active_params_b exceeds params_b")
+        att = self.attention
+        if att.heads % att.kv_heads:
+            raise ValueError("attention.kv_heads does not divide attention.heads")
+        if att.sliding_kv_heads and att.heads % att.sliding_kv_heads:
+            raise ValueError("attention.sliding_kv_heads does not divide attention.heads")
+        kv_layers = (att.global_layers or 0) + att.sliding_layers
+        if kv_layers > self.layers:
+            raise ValueError("global_layers + sliding_layers exceeds layers")
+        return self
+
+    @property
+    def active_b(self) -> float:
+        """Parameters read per generated token: all of them for a dense model."""
+        return self.active_params_b if self.active_params_b is not None else self.params_b
+
+    @property
+    def global_layers(self) -> int:
+        att = self.attention
+        if att.global_layers is not None:
+            return att.global_layers
+        return self.layers - att.sliding_layers
+
+
+class LicenseClause(_Strict):
+    kind: Clause
+    detail: str
+    threshold: str = ""
+
+
+class License(_Strict):
+    """A license the catalog refers to, with the obligations a reviewer must check."""
+
+    id: CatalogId
+    name: str
+    spdx: str | None = None
+    osi_approved: bool
+    commercial_use: bool
+    version: str = ""
+    clauses: list[LicenseClause] = Field(default_factory=list)
+    url: HttpUrl
+    notes: str = ""
+    sources: list[HttpUrl] = Field(min_length=1)
+
+    def has(self, clause: Clause) -> bool:
+        return any(c.kind is clause for c in self.clauses)
+
+
+class GPU(_Strict):
+    """An accelerator a team can buy or reserve; Apple parts count their unified memory."""
+
+    id: CatalogId
+    model: str
+    aliases: list[str] = Field(default_factory=list)
+    vendor: str
+    segment: str = Field(pattern=r"^(datacenter|workstation|consumer|apple)$")
+    vram_gb: Positive
+    bandwidth_gb_s: Positive
+    fp16_tflops: Positive | None = Field(None, description="dense FP16/BF16 tensor throughput")
+    unified_memory: bool = False
+    release_year: int | None = None
+    sources: list[HttpUrl] = Field(min_length=1)
+
+
+class CatalogFile(_Strict):
+    """The shape of one TOML file under catalog/: any mix of the three tables."""
+
+    model: list[ModelEntry] = Field(default_factory=list)
+    license: list[License] = Field(default_factory=list)
+    gpu: list[GPU] = Field(default_factory=list)

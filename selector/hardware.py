@@ -1,0 +1,133 @@
+"""What the deployment runs on: declared in `[hardware]`, or detected on this machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GIB = 2**30  # every *_gb figure in selector is GiB, as nvidia-smi and llama.cpp count
+
+
+class GPUSlot(BaseModel):
+    """A group of identical GPUs (SPEC §3 `hardware.gpus[]`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    vram_gb: float = Field(gt=0)
+    count: int = Field(1, gt=0)
+    bandwidth_gb_s: float | None = Field(None, gt=0)
+    fp16_tflops: float | None = Field(None, gt=0)
+    free_vram_gb: float | None = None
+    catalog_id: str | None = None
+    unified_memory: bool = False
+
+
+class HardwareProfile(BaseModel):
+    """Memory and speed the fit and ranking stages plan against."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["declared", "detected"]
+    ram_gb: float = Field(gt=0)
+    ram_available_gb: float | None = None
+    cpu_model: str = ""
+    cpu_cores: int | None = None
+    cpu_threads: int | None = None
+    ram_bandwidth_gb_s: float | None = Field(
+        None, description="system memory bandwidth assumed for CPU decode estimates"
+    )
+    gpus: list[GPUSlot] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def total_vram_gb(self) -> float:
+        return sum(g.vram_gb * g.count for g in self.gpus)
+
+    @property
+    def gpu_count(self) -> int:
+        return sum(g.count for g in self.gpus)
+
+    def fingerprint(self) -> str:
+        """Stable identity of the machine for the smoke cache (not of its free memory)."""
+        gpus = ",".join(f"{g.count}x{g.model}" for g in self.gpus)
+        return f"{self.cpu_model}|{self.cpu_cores}|{round(self.ram_gb)}|{gpus}"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def detect_nvidia_gpus(timeout_s: float = 10.0) -> tuple[list[GPUSlot], str | None]:
+    """GPUs from `nvidia-smi`, grouped by name; the second item says why none were read."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return [], "nvidia-smi not found"
+    query = "--query-gpu=name,memory.total,memory.free"
+    try:
+        out = subprocess.run(
+            [exe, query, "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return [], f"nvidia-smi failed: {exc}"
+    return parse_nvidia_smi(out), None
+
+
+def parse_nvidia_smi(csv_text: str) -> list[GPUSlot]:
+    """Parse `name, total MiB, free MiB` rows into slots of identical GPUs."""
+    slots: dict[str, GPUSlot] = {}
+    for row in csv_text.strip().splitlines():
+        parts = [p.strip() for p in row.split(",")]
+        if len(parts) < 3:
+            continue
+        name, total, free = parts[0], parts[1], parts[2]
+        try:
+            total_gb, free_gb = float(total) / 1024, float(free) / 1024
+        except ValueError:
+            continue
+        if name in slots:
+            slot = slots[name]
+            slot.count += 1
+            slot.free_vram_gb = (slot.free_vram_gb or 0) + free_gb
+        else:
+            slots[name] = GPUSlot(
+                model=name, vram_gb=round(total_gb, 1), count=1, free_vram_gb=free_gb
+            )
+    for slot in slots.values():
+        slot.free_vram_gb = round(slot.free_vram_gb or 0, 1)
+    return list(slots.values())
+
+
+def detect_hardware() -> HardwareProfile:
+    """This machine as psutil and nvidia-smi see it; GPUs enriched from the catalog later."""
+    import psutil
+
+    mem = psutil.virtual_memory()
+    gpus, why_none = detect_nvidia_gpus()
+    notes = [] if gpus else [f"no GPU found ({why_none})"]
+    return HardwareProfile(
+        source="detected",
+        ram_gb=round(mem.total / GIB, 1),
+        ram_available_gb=round(mem.available / GIB, 1),
+        cpu_model=_cpu_model(),
+        cpu_cores=psutil.cpu_count(logical=False) or os.cpu_count(),
+        cpu_threads=psutil.cpu_count(logical=True),
+        gpus=gpus,
+        notes=notes,
+    )
