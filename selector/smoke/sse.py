@@ -1,0 +1,192 @@
+"""Reads an OpenAI-style server-sent-event stream into text, tool calls, usage and token times."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+DONE_MARKER = "[DONE]"
+
+
+class StreamError(Exception):
+    """The stream broke the protocol: bad JSON, an error event, or an early end."""
+
+
+@dataclass
+class StreamedToolCall:
+    """One tool call assembled from its streamed pieces (arguments arrive as string fragments)."""
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+    def parsed_arguments(self) -> dict[str, Any] | None:
+        """The arguments as a JSON object, or None when the model wrote something else."""
+        try:
+            value = json.loads(self.arguments) if self.arguments.strip() else {}
+        except json.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
+
+
+@dataclass
+class StreamedCompletion:
+    """Everything one streamed completion produced, with the clock times of its tokens."""
+
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[StreamedToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    token_deltas: int = 0
+    chunks: int = 0
+    saw_done: bool = False
+    sent_at: float = 0.0
+    first_token_at: float | None = None
+    last_token_at: float | None = None
+
+    @property
+    def completion_tokens(self) -> tuple[int, str]:
+        """Generated tokens and where the figure comes from ('server usage' or 'counted deltas')."""
+        if self.usage and isinstance(self.usage.get("completion_tokens"), int):
+            return int(self.usage["completion_tokens"]), "server usage"
+        return self.token_deltas, "counted deltas"
+
+    @property
+    def prompt_tokens(self) -> int | None:
+        if self.usage and isinstance(self.usage.get("prompt_tokens"), int):
+            return int(self.usage["prompt_tokens"])
+        return None
+
+
+def iter_sse_data(lines: Iterable[str]) -> Iterable[str]:
+    """Yield the `data` payload of each event; comments (pings) and other fields are skipped.
+
+    Multi-line `data:` fields of one event are joined with newlines, as the SSE spec says.
+    """
+    pending: list[str] = []
+    for raw_line in lines:
+        line = raw_line.rstrip("\r\n")
+        if not line:
+            if pending:
+                yield "\n".join(pending)
+                pending = []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "data":
+            pending.append(value)
+        elif name == "error":  # llama-server style `error: {...}` line
+            raise StreamError(f"server sent an error event: {_short(value)}")
+    if pending:
+        yield "\n".join(pending)
+
+
+def read_stream(
+    lines: Iterable[str],
+    *,
+    chat: bool,
+    clock: Callable[[], float] = time.perf_counter,
+    on_event: Callable[[], None] | None = None,
+) -> StreamedCompletion:
+    """Fold a chat (`delta`) or text-completion (`text`) stream into one StreamedCompletion.
+
+    Raises StreamError for malformed JSON, an `error` object in the stream, or a stream that
+    ends before `[DONE]` without a finish reason (a truncated stream). `on_event` runs after
+    every event, so the caller can enforce an overall deadline.
+    """
+    out = StreamedCompletion()
+    calls: dict[int, StreamedToolCall] = {}
+    for payload in iter_sse_data(lines):
+        if payload.strip() == DONE_MARKER:
+            out.saw_done = True
+            break
+        try:
+            chunk = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise StreamError(f"malformed JSON in stream: {_short(payload)} ({exc.msg})") from None
+        if not isinstance(chunk, dict):
+            raise StreamError(f"malformed chunk in stream (not an object): {_short(payload)}")
+        if chunk.get("error"):
+            raise StreamError(f"server error in stream: {_error_text(chunk['error'])}")
+        out.chunks += 1
+        if isinstance(chunk.get("usage"), dict):
+            out.usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            if _fold_choice(out, calls, choice, chat=chat):
+                now = clock()
+                if out.first_token_at is None:
+                    out.first_token_at = now
+                out.last_token_at = now
+                out.token_deltas += 1
+            if choice.get("finish_reason"):
+                out.finish_reason = str(choice["finish_reason"])
+        if on_event is not None:
+            on_event()
+    out.tool_calls = [calls[i] for i in sorted(calls)]
+    if not out.saw_done and out.finish_reason is None:
+        raise StreamError(f"stream ended before [DONE] (after {out.chunks} chunks)")
+    return out
+
+
+def _fold_choice(
+    out: StreamedCompletion,
+    calls: dict[int, StreamedToolCall],
+    choice: dict[str, Any],
+    *,
+    chat: bool,
+) -> bool:
+    """Add one choice's delta to `out`; True when it carried generated tokens."""
+    if not chat:
+        text = choice.get("text")
+        if isinstance(text, str) and text:
+            out.text += text
+            return True
+        return False
+    delta = choice.get("delta") or {}
+    if not isinstance(delta, dict):
+        raise StreamError(f"malformed delta in stream: {_short(json.dumps(delta))}")
+    produced = False
+    content = delta.get("content")
+    if isinstance(content, str) and content:
+        out.text += content
+        produced = True
+    for key in ("reasoning_content", "reasoning"):
+        thought = delta.get(key)
+        if isinstance(thought, str) and thought:
+            out.reasoning += thought
+            produced = True
+            break
+    for piece in delta.get("tool_calls") or []:
+        if not isinstance(piece, dict):
+            continue
+        index = int(piece.get("index", len(calls)))
+        call = calls.setdefault(index, StreamedToolCall(index=index))
+        if piece.get("id"):
+            call.id = str(piece["id"])
+        function = piece.get("function") or {}
+        if function.get("name"):
+            call.name += str(function["name"])
+        if isinstance(function.get("arguments"), str):
+            call.arguments += function["arguments"]
+        produced = True
+    return produced
+
+
+def _error_text(error: object) -> str:
+    if isinstance(error, dict):
+        return _short(str(error.get("message") or error))
+    return _short(str(error))
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
