@@ -1,4 +1,9 @@
-"""Loading the shipped catalog and a user's own files into one checked `Catalog`."""
+"""Loading the shipped catalog and a user's own files into one checked `Catalog`.
+
+Parsing never stops at the first problem: each file yields its valid entries plus a list of
+`Problem`s (syntax, schema, duplicate or dangling ids), so `catalog validate` can report all of
+them and `load_catalog` can refuse a catalog with every reason at once.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from selector.catalog.schema import GPU, CatalogFile, License, ModelEntry
 from selector.errors import CatalogError
-from selector.tomlio import describe_validation_error, did_you_mean, read_toml
+from selector.tomlio import describe_validation_error, did_you_mean, locate, read_toml
+
+KINDS: dict[str, type[BaseModel]] = {"model": ModelEntry, "license": License, "gpu": GPU}
 
 
 def builtin_catalog_dir() -> Path:
@@ -20,6 +28,47 @@ def builtin_catalog_dir() -> Path:
     if shipped.is_dir():
         return Path(str(shipped))
     return Path(__file__).resolve().parents[2] / "catalog"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a catalog, where it is: printed as `file:line: message`."""
+
+    file: Path | None
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        if self.file is None:
+            return self.message
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A valid table entry and where it sits: its kind, position in the file's array, file."""
+
+    kind: str
+    index: int
+    item: Any
+    file: ParsedFile
+
+    def line(self, key: str = "id") -> int | None:
+        return locate(self.file.text, (self.kind, self.index, key))
+
+    def problem(self, message: str, key: str = "id") -> Problem:
+        return Problem(self.file.path, self.line(key), message)
+
+
+@dataclass
+class ParsedFile:
+    """One catalog file: its text, the entries that passed the schema, and what did not."""
+
+    path: Path
+    text: str = ""
+    entries: list[Entry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -40,18 +89,23 @@ class Catalog:
 
     def find_gpu(self, name: str) -> GPU | None:
         """Resolve a GPU by id, model name or alias, ignoring case, spaces and dashes."""
-
-        def norm(s: str) -> str:
-            return "".join(ch for ch in s.lower() if ch.isalnum())
-
-        wanted = norm(name)
+        wanted = normalize_gpu_name(name)
         for gpu in self.gpus.values():
-            if wanted in {norm(gpu.id), norm(gpu.model), *(norm(a) for a in gpu.aliases)}:
+            if wanted in gpu_names_normalized(gpu):
                 return gpu
         return None
 
     def gpu_names(self) -> list[str]:
         return sorted(g.model for g in self.gpus.values())
+
+
+def normalize_gpu_name(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def gpu_names_normalized(gpu: GPU) -> set[str]:
+    """Every spelling `find_gpu` accepts for `gpu`, normalized."""
+    return {normalize_gpu_name(n) for n in (gpu.id, gpu.model, *gpu.aliases)}
 
 
 def catalog_files(path: Path) -> list[Path]:
@@ -63,13 +117,114 @@ def catalog_files(path: Path) -> list[Path]:
     raise CatalogError(f"{path}: no such catalog file or directory")
 
 
-def _parse_file(path: Path) -> CatalogFile:
-    data, text = read_toml(path, CatalogError)
+def _problems_from_lines(path: Path, lines: Iterable[str]) -> list[Problem]:
+    """Turn `file:line: msg` strings from tomlio back into `Problem`s."""
+    prefix = str(path)
+    problems = []
+    for text in lines:
+        rest = text[len(prefix) :] if text.startswith(prefix) else text
+        line: int | None = None
+        if rest.startswith(":"):
+            number, _, after = rest[1:].partition(":")
+            if number.isdigit():
+                line, rest = int(number), after
+            else:
+                rest = rest[1:]
+        problems.append(Problem(path, line, rest.strip()))
+    return problems
+
+
+def parse_catalog_file(path: Path) -> ParsedFile:
+    """Read and check one file against the schema; never raises for bad content.
+
+    When the file as a whole fails the schema, every pydantic error is reported (with its line)
+    and each entry is then validated on its own, so the entries that are fine still take part in
+    the cross-file checks (unknown license, duplicate id).
+    """
+    parsed = ParsedFile(path)
     try:
-        return CatalogFile.model_validate(data)
+        data, parsed.text = read_toml(path, CatalogError)
+    except CatalogError as exc:
+        parsed.problems += _problems_from_lines(path, [str(exc)])
+        return parsed
+    try:
+        content = CatalogFile.model_validate(data)
     except ValidationError as exc:
-        lines = describe_validation_error(exc, path, text, CatalogFile)
-        raise CatalogError("\n".join(lines)) from None
+        lines = describe_validation_error(exc, path, parsed.text, CatalogFile)
+        parsed.problems += _problems_from_lines(path, lines)
+        for kind, schema in KINDS.items():
+            items = data.get(kind)
+            for index, raw in enumerate(items if isinstance(items, list) else []):
+                try:
+                    item = schema.model_validate(raw)
+                except ValidationError:
+                    continue  # already reported through the whole-file error above
+                parsed.entries.append(Entry(kind, index, item, parsed))
+        return parsed
+    for kind in KINDS:
+        for index, item in enumerate(getattr(content, kind)):
+            parsed.entries.append(Entry(kind, index, item, parsed))
+    return parsed
+
+
+def assemble(files: Sequence[ParsedFile]) -> tuple[Catalog, list[Problem]]:
+    """Put the valid entries of `files` into one Catalog; report duplicate and dangling ids.
+
+    A later file may not redefine an id: a private model must take its own id, so a
+    recommendation never silently swaps the sourced entry for another.
+    """
+    cat = Catalog()
+    problems: list[Problem] = []
+    tables: dict[str, dict[str, Any]] = {
+        "model": cat.models,
+        "license": cat.licenses,
+        "gpu": cat.gpus,
+    }
+    first_line: dict[str, str] = {}
+    for parsed in files:
+        for entry in parsed.entries:
+            key = f"{entry.kind}:{entry.item.id}"
+            table = tables[entry.kind]
+            if entry.item.id in table:
+                problems.append(
+                    entry.problem(
+                        f"duplicate {entry.kind} id {entry.item.id!r} "
+                        f"(first defined at {first_line[key]})"
+                    )
+                )
+                continue
+            table[entry.item.id] = entry.item
+            cat.origin[key] = parsed.path
+            line = entry.line()
+            first_line[key] = f"{parsed.path}:{line}" if line else str(parsed.path)
+    for parsed in files:
+        for entry in parsed.entries:
+            if entry.kind != "model" or cat.origin.get(f"model:{entry.item.id}") != parsed.path:
+                continue
+            if entry.item.license not in cat.licenses:
+                hint = did_you_mean(entry.item.license, cat.licenses)
+                problems.append(
+                    entry.problem(
+                        f"model {entry.item.id!r} names unknown license "
+                        f"{entry.item.license!r}{hint}",
+                        key="license",
+                    )
+                )
+    return cat, problems
+
+
+def parse_paths(paths: Sequence[Path]) -> tuple[list[ParsedFile], list[Problem]]:
+    """Parse every catalog file under `paths`; a missing path is a problem, not an exception."""
+    files: list[ParsedFile] = []
+    problems: list[Problem] = []
+    for root in paths:
+        try:
+            names = catalog_files(root)
+        except CatalogError:
+            problems.append(Problem(root, None, "no such catalog file or directory"))
+            continue
+        files += [parse_catalog_file(name) for name in names]
+    return files, problems
 
 
 def load_catalog(
@@ -77,39 +232,32 @@ def load_catalog(
 ) -> Catalog:
     """The built-in catalog plus `extra` paths (or only `extra` when `replace`).
 
-    Later files may not redefine an id: a private model must take its own id, so a
-    recommendation never silently swaps the sourced entry for another.
+    Raises CatalogError listing every problem `catalog validate` would report, one per line.
     """
+    from selector.catalog.checks import consistency_problems  # checks imports this module
+
     roots: list[Path] = [] if replace else [base or builtin_catalog_dir()]
     roots += list(extra)
-    files: list[Path] = []
-    for root in roots:
-        files += catalog_files(root)
-    return build_catalog((path, _parse_file(path)) for path in files)
+    files, problems = parse_paths(roots)
+    for parsed in files:
+        problems += parsed.problems
+    cat, assembly = assemble(files)
+    problems += assembly + consistency_problems(files, cat)
+    if problems:
+        raise CatalogError("\n".join(str(p) for p in problems))
+    return cat
 
 
 def build_catalog(parsed: Iterable[tuple[Path, CatalogFile]]) -> Catalog:
-    cat = Catalog()
+    """A Catalog from already-validated file contents; raises on the first id problem."""
+    files = []
     for path, content in parsed:
-        for kind, table, items in (
-            ("model", cat.models, content.model),
-            ("license", cat.licenses, content.license),
-            ("gpu", cat.gpus, content.gpu),
-        ):
-            for item in items:
-                key = f"{kind}:{item.id}"
-                if item.id in table:
-                    first = cat.origin[key]
-                    raise CatalogError(
-                        f"{path}: duplicate {kind} id {item.id!r} (first defined in {first})"
-                    )
-                table[item.id] = item  # type: ignore[index]
-                cat.origin[key] = path
-    for model in cat.models.values():
-        if model.license not in cat.licenses:
-            path = cat.origin[f"model:{model.id}"]
-            hint = did_you_mean(model.license, cat.licenses)
-            raise CatalogError(
-                f"{path}: model {model.id!r} names unknown license {model.license!r}{hint}"
-            )
+        pf = ParsedFile(path)
+        for kind in KINDS:
+            items = enumerate(getattr(content, kind))
+            pf.entries += [Entry(kind, i, item, pf) for i, item in items]
+        files.append(pf)
+    cat, problems = assemble(files)
+    if problems:
+        raise CatalogError(str(problems[0]))
     return cat
