@@ -6,9 +6,13 @@ import os
 import platform
 import shutil
 import subprocess
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from selector.catalog import Catalog
+    from selector.requirements import HardwareSpec
 
 GIB = 2**30  # every *_gb figure in selector is GiB, as nvidia-smi and llama.cpp count
 
@@ -34,7 +38,7 @@ class HardwareProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: Literal["declared", "detected"]
-    ram_gb: float = Field(gt=0)
+    ram_gb: float = Field(ge=0, description="0 when not declared: no CPU offload is planned")
     ram_available_gb: float | None = None
     cpu_model: str = ""
     cpu_cores: int | None = None
@@ -131,3 +135,48 @@ def detect_hardware() -> HardwareProfile:
         gpus=gpus,
         notes=notes,
     )
+
+
+def resolve_hardware(spec: HardwareSpec, catalog: Catalog) -> HardwareProfile:
+    """Declared hardware with GPU figures from the catalog, or this machine when not declared."""
+    if not spec.declared:
+        return enrich_detected(detect_hardware(), catalog)
+    slots = []
+    notes = []
+    for req in spec.gpus:
+        gpu = catalog.find_gpu(req.model) if req.model else None
+        slots.append(
+            GPUSlot(
+                model=gpu.model if gpu else (req.model or f"{req.vram_gb:g} GB GPU"),
+                vram_gb=req.vram_gb or (gpu.vram_gb if gpu else 0),
+                count=req.count,
+                bandwidth_gb_s=req.bandwidth_gb_s or (gpu.bandwidth_gb_s if gpu else None),
+                fp16_tflops=gpu.fp16_tflops if gpu else None,
+                catalog_id=gpu.id if gpu else None,
+                unified_memory=gpu.unified_memory if gpu else False,
+            )
+        )
+        if gpu is None:
+            notes.append(f"GPU {slots[-1].model!r} is not in the catalog: no bandwidth figure")
+    if spec.ram_gb is None:
+        notes.append("ram_gb not declared: no CPU offload is planned")
+    return HardwareProfile(
+        source="declared",
+        ram_gb=spec.ram_gb or 0.0,
+        ram_bandwidth_gb_s=spec.ram_bandwidth_gb_s,
+        gpus=slots,
+        notes=notes,
+    )
+
+
+def enrich_detected(profile: HardwareProfile, catalog: Catalog) -> HardwareProfile:
+    """Add bandwidth and throughput to detected GPUs whose name the catalog knows."""
+    for slot in profile.gpus:
+        gpu = catalog.find_gpu(slot.model) or catalog.find_gpu(slot.model.replace("NVIDIA", ""))
+        if gpu is not None:
+            slot.bandwidth_gb_s = gpu.bandwidth_gb_s
+            slot.fp16_tflops = gpu.fp16_tflops
+            slot.catalog_id = gpu.id
+        else:
+            profile.notes.append(f"GPU {slot.model!r} is not in the catalog: no bandwidth figure")
+    return profile

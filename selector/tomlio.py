@@ -41,52 +41,44 @@ def read_toml(path: Path, error: type[Exception]) -> tuple[dict[str, Any], str]:
         raise error(f"{path}: TOML syntax error: {msg}") from None
 
 
+def _split_key(text: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip('"').strip("'") for part in text.split("."))
+
+
 def locate(text: str, loc: Sequence[int | str]) -> int | None:
     """Best-effort line number of the key at `loc` (e.g. ("model", 3, "params_b")) in `text`.
 
-    Handles `[table]`, `[[array]]` headers and `key = value` lines, which covers the files
-    selector reads; returns None where the key is not written out (a missing field).
+    Understands `[table]`, `[[array]]` headers (counting array entries) and `key = value`
+    lines; the longest prefix of `loc` that is written out wins, so a missing key points at
+    its table and an inline-table error at its key.
     """
-    headers: list[tuple[int, tuple[str, ...], bool]] = []
-    keys: list[tuple[int, tuple[str, ...], str]] = []
-    current: tuple[str, ...] = ()
+    places: dict[tuple[int | str, ...], int] = {}
+    counts: dict[tuple[str, ...], int] = {}
+    current: tuple[int | str, ...] = ()
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if line.startswith("["):
-            is_array = line.startswith("[[")
-            name = line.strip("[]").split("#")[0].strip().strip("[]").strip()
-            current = tuple(part.strip().strip('"') for part in name.split("."))
-            headers.append((number, current, is_array))
-        elif "=" in line and not line.startswith("#"):
-            key = line.split("=", 1)[0].strip().strip('"')
-            keys.append((number, current, key))
-
-    parts = [p for p in loc if isinstance(p, str)]
-    indexes = [p for p in loc if isinstance(p, int)]
-    if not parts:
-        return None
-    # Walk headers: the first string is a table or array name; an int picks the n-th array entry.
-    start, end = 0, len(text.splitlines()) + 1
-    table = (parts[0],)
-    occurrences = [h for h in headers if h[1] == table]
-    if occurrences:
-        pick = indexes[0] if (occurrences[0][2] and indexes) else 0
-        if pick < len(occurrences):
-            start = occurrences[pick][0]
-            later = [h[0] for h in headers if h[0] > start and h[1][:1] != table or (
-                h[0] > start and h[1] == table)]
-            end = min(later) if later else end
-            for number, section, key in keys:
-                if start < number < end and section[: len(table)] == table and key in parts[1:]:
-                    return number
-            # A sub-table such as [hardware.gpus] or a missing key: point at the header.
-            for number, section, _ in headers:
-                if start <= number < end and section[1:2] and section[1] in parts[1:]:
-                    return number
-            return start
-    for number, section, key in keys:
-        if not section and key == parts[0]:
-            return number
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("[["):
+            name = _split_key(line.strip("[] \t"))
+            index = counts.get(name, 0)
+            counts[name] = index + 1
+            current = (*name, index)
+            places.setdefault(current, number)
+            places.setdefault(name, number)
+        elif line.startswith("["):
+            current = _split_key(line.strip("[] \t"))
+            # A sub-table of an array entry, such as [model.attention] after [[model]].
+            for size in range(len(current), 0, -1):
+                if current[:size] in counts:
+                    current = (*current[:size], counts[current[:size]] - 1, *current[size:])
+                    break
+            places.setdefault(current, number)
+        elif "=" in line:
+            key = _split_key(line.split("=", 1)[0])
+            places.setdefault((*current, *key), number)
+    path = tuple(loc)
+    for size in range(len(path), 0, -1):
+        if path[:size] in places:
+            return places[path[:size]]
     return None
 
 

@@ -1,0 +1,283 @@
+"""The command line: parse options, call library functions, render, map errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from selector import __version__
+from selector.errors import InputError, SelectorError
+from selector.report.formats import OutputFormat
+
+app = typer.Typer(
+    name="selector",
+    help="Tells an enterprise which open-weight LLM to deploy: filter a sourced catalog, "
+    "smoke-test the candidates, rank them transparently.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+catalog_app = typer.Typer(help="Browse and check the model catalog.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+stderr = Console(stderr=True)
+
+
+def handles_errors(func: Callable[..., None]) -> Callable[..., None]:
+    """Turn a SelectorError into its message on stderr and exit 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except SelectorError as exc:
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                stderr.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"selector {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """selector: open-weight LLM selection for enterprises."""
+
+
+CatalogOption = Annotated[
+    Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
+    typer.Option("--catalog", help="Extra catalog file or directory (repeatable)."),
+]
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Print to stdout, or write `output` atomically so no half-written report is ever left."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    directory = output.resolve().parent
+    if not directory.is_dir():
+        raise InputError(f"--output {output}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_catalog(extra: list[Path] | None, replace: bool = False):  # noqa: ANN202
+    from selector.catalog import load_catalog
+
+    if replace and not extra:
+        raise InputError("--replace-catalog needs at least one --catalog PATH")
+    return load_catalog(extra or [], replace=replace)
+
+
+@app.command()
+@handles_errors
+def recommend(
+    requirements: Annotated[Path, typer.Argument(help="Requirements TOML file (SPEC §2).")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = (
+        OutputFormat.TABLE
+    ),
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here.")] = None,  # noqa: UP045
+    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip smoke tests.")] = False,
+    catalog: CatalogOption = None,
+    replace_catalog: Annotated[
+        bool, typer.Option("--replace-catalog", help="Use only the --catalog paths.")
+    ] = False,
+    models_dir: Annotated[
+        Optional[Path], typer.Option("--models-dir", help="Directory of GGUF files to smoke-test.")  # noqa: UP045
+    ] = None,
+    top: Annotated[Optional[int], typer.Option("--top", min=1, help="Show the N best candidates.")] = None,  # noqa: UP045
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rerun cached smoke tests.")] = False,
+    no_bundled_model: Annotated[
+        bool, typer.Option("--no-bundled-model", help="Ignore the demo GGUF package if installed.")
+    ] = False,
+) -> None:
+    """Filter the catalog, smoke-test the candidates, rank them and report."""
+    from selector.hardware import resolve_hardware
+    from selector.pipeline import SmokePlan, exit_code, recommend as run_recommend
+    from selector.report.formats import format_report
+    from selector.requirements import load_requirements
+
+    cat = _load_catalog(catalog, replace_catalog)
+    req = load_requirements(requirements, cat)
+    if models_dir is not None and not models_dir.is_dir():
+        raise InputError(f"--models-dir {models_dir}: not a directory")
+    hw = resolve_hardware(req.hardware, cat)
+    plan = SmokePlan(
+        enabled=req.smoke.enabled and not no_smoke,
+        models_dir=models_dir or req.smoke.models_dir,
+        use_cache=not no_cache,
+        include_demo=not no_bundled_model,
+    )
+    progress = _smoke_progress(plan)
+    with progress:
+        report = run_recommend(req, cat, hw, plan, top=top)
+    color = output is None and sys.stdout.isatty()
+    write_output(format_report(report, fmt, color=color), output)
+    raise typer.Exit(exit_code(report))
+
+
+def _smoke_progress(plan: SmokePlan):  # noqa: ANN202
+    """A Rich progress display on stderr fed by the smoke stage's callbacks."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=stderr, transient=False, disable=not plan.enabled,
+    )
+    tasks: dict[str, int] = {}
+
+    def on_start(model_id: str, backend: str) -> None:
+        tasks[model_id] = progress.add_task(f"smoke {model_id} ({backend})", total=1)
+
+    def on_done(model_id: str, result) -> None:  # noqa: ANN001
+        task = tasks.get(model_id)
+        label = f"smoke {model_id}: {result.status.value}"
+        if result.status.value in ("passed", "failed"):
+            label += f" {result.probes_passed}/{result.probes_total}, {result.decode_tokens_per_s:.1f} tok/s"
+        elif result.reason:
+            label += f" ({result.reason})"
+        if result.cached:
+            label += " [cached]"
+        if task is None:
+            tasks[model_id] = progress.add_task(label, total=1, completed=1)
+        else:
+            progress.update(task, description=label, completed=1)
+
+    plan.on_start, plan.on_done = on_start, on_done
+    return progress
+
+
+@app.command()
+@handles_errors
+def hardware(
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    catalog: CatalogOption = None,
+) -> None:
+    """What this machine offers as selector sees it (CPU, RAM, GPUs, free memory)."""
+    from selector.hardware import detect_hardware, enrich_detected
+
+    if fmt not in ("table", "json"):
+        raise InputError(f"--format {fmt!r}: expected table or json")
+    profile = enrich_detected(detect_hardware(), _load_catalog(catalog))
+    if fmt == "json":
+        sys.stdout.write(profile.model_dump_json(indent=2) + "\n")
+        return
+    out = Console()
+    out.print(f"CPU: {profile.cpu_model} ({profile.cpu_cores} cores, {profile.cpu_threads} threads)")
+    out.print(f"RAM: {profile.ram_gb:g} GB total, {profile.ram_available_gb:g} GB available")
+    if not profile.gpus:
+        out.print("GPU: none found — models run on the CPU from system RAM", markup=False)
+    for g in profile.gpus:
+        bw = f", {g.bandwidth_gb_s:g} GB/s" if g.bandwidth_gb_s else ""
+        out.print(f"GPU: {g.count}x {g.model}, {g.vram_gb:g} GB VRAM ({g.free_vram_gb} GB free){bw}")
+    for note in profile.notes:
+        out.print(f"Note: {note}", markup=False)
+
+
+@app.command()
+@handles_errors
+def schema() -> None:
+    """Print the JSON Schema of the requirements file (generated from its models)."""
+    from selector.requirements import requirements_json_schema
+
+    sys.stdout.write(json.dumps(requirements_json_schema(), indent=2) + "\n")
+
+
+@catalog_app.command("list")
+@handles_errors
+def catalog_list(
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    catalog: CatalogOption = None,
+) -> None:
+    """One line (or JSON object) per model variant."""
+    from selector.catalog.views import catalog_rows, format_catalog_table
+
+    if fmt not in ("table", "json"):
+        raise InputError(f"--format {fmt!r}: expected table or json")
+    cat = _load_catalog(catalog)
+    rows = catalog_rows(cat)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        sys.stdout.write(format_catalog_table(rows, color=sys.stdout.isatty()))
+
+
+@catalog_app.command("show")
+@handles_errors
+def catalog_show(
+    model_id: Annotated[str, typer.Argument(help="Catalog id, e.g. qwen3-30b-a3b.")],
+    fmt: Annotated[str, typer.Option("--format", help="toml-like text or json")] = "text",
+    catalog: CatalogOption = None,
+) -> None:
+    """Every fact the catalog holds about one model, with its license and sources."""
+    from selector.catalog.views import format_model_detail
+
+    cat = _load_catalog(catalog)
+    model = cat.model(model_id)
+    if fmt == "json":
+        data = model.model_dump(mode="json")
+        data["license_terms"] = cat.licenses[model.license].model_dump(mode="json")
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    elif fmt == "text":
+        sys.stdout.write(format_model_detail(model, cat.licenses[model.license]))
+    else:
+        raise InputError(f"--format {fmt!r}: expected text or json")
+
+
+@catalog_app.command("validate")
+@handles_errors
+def catalog_validate(
+    path: Annotated[
+        Optional[Path], typer.Argument(help="Catalog file or directory; default: the shipped one.")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Check schema, unique and known ids, sources and internal consistency."""
+    from selector.catalog.checks import validate_catalog
+
+    result = validate_catalog([path] if path else None, include_builtin=path is None)
+    for problem in result.problems:
+        stderr.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+    if not result.ok:
+        raise typer.Exit(2)
+    typer.echo(result.summary())
+
+
+def _register_smoke() -> None:
+    from selector.smoke.cli import smoke_command
+
+    app.command("smoke", help="Run the probe suite on one GGUF file or endpoint.")(
+        handles_errors(smoke_command)
+    )
+
+
+_register_smoke()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,94 @@
+"""The report as data: the JSON contract of SPEC §3, which every format renders.
+
+Fields may be added; none may be renamed or removed without bumping SCHEMA_VERSION.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from selector.fit import Fit
+from selector.hardware import HardwareProfile
+from selector.smoke.interface import SmokeResult
+from selector.vocab import ReasonCode
+
+SCHEMA_VERSION = 1
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScoreBreakdown(_Out):
+    quality: float
+    size_preference: float
+    license: float
+    tooling: float
+    smoke: float
+    weights: dict[str, float] = Field(default_factory=dict)
+    why: dict[str, str] = Field(default_factory=dict, description="the basis of each term")
+
+
+class LicenseSummary(_Out):
+    id: str
+    name: str
+    spdx: str | None
+    commercial_use: bool
+    clauses: list[dict[str, str]]
+    url: str
+
+
+class CandidateReport(_Out):
+    id: str
+    rank: int
+    score: float
+    name: str
+    family: str
+    organization: str
+    origin_country: str
+    params_b: float
+    active_params_b: float
+    license: str
+    license_terms: LicenseSummary
+    context_tokens: int
+    capabilities: list[str]
+    runtimes: list[str]
+    fit: Fit
+    disk_gb: float
+    smoke: SmokeResult
+    score_breakdown: ScoreBreakdown
+    risks: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+
+
+class ExclusionReason(_Out):
+    code: ReasonCode
+    message: str
+
+
+class ExcludedReport(_Out):
+    id: str
+    name: str
+    params_b: float
+    license: str
+    origin_country: str
+    reasons: list[ExclusionReason]
+
+
+class UnmatchedFile(_Out):
+    path: str
+    reason: str
+
+
+class Report(_Out):
+    schema_version: int = SCHEMA_VERSION
+    generated_at: str
+    selector_version: str
+    requirements: dict[str, Any]
+    hardware: HardwareProfile
+    candidates: list[CandidateReport]
+    excluded: list[ExcludedReport]
+    unmatched_files: list[UnmatchedFile] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
