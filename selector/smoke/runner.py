@@ -1,0 +1,132 @@
+"""Running the suite on one backend or many: cache first, never raise for one candidate.
+
+Local llama.cpp backends run one at a time (each wants the machine's RAM and cores to itself);
+backends that say `parallel_safe` (endpoints) run concurrently, alongside the local ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from selector.smoke.cache import SmokeCache, cache_key
+from selector.smoke.interface import SmokeBackend, SmokeResult, SmokeSettings, SmokeStatus
+from selector.smoke.probes import SUITE_VERSION
+
+# Only results that say something about the model are cached; an error may be the machine's.
+_CACHEABLE = (SmokeStatus.PASSED, SmokeStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class SmokeJob:
+    """One candidate to smoke-test: its catalog id and the backend that reaches its weights."""
+
+    model_id: str
+    backend: SmokeBackend
+    settings: SmokeSettings | None = None
+
+
+@cache
+def hardware_fingerprint() -> str:
+    """This machine's identity for the cache (detected once per process)."""
+    from selector.hardware import detect_hardware
+
+    return detect_hardware().fingerprint()
+
+
+def result_key(
+    backend: SmokeBackend, settings: SmokeSettings, fingerprint: str | None = None
+) -> tuple[str, dict[str, Any]] | None:
+    """The cache key for this backend and settings, with the parts it is made of."""
+    model_key = backend.cache_key()
+    if model_key is None:
+        return None
+    parts = {
+        "model": model_key,
+        "suite_version": SUITE_VERSION,
+        "hardware": fingerprint if fingerprint is not None else hardware_fingerprint(),
+        "settings": settings.model_dump(mode="json"),
+    }
+    return cache_key(parts), parts
+
+
+def run_suite(
+    backend: SmokeBackend,
+    settings: SmokeSettings,
+    *,
+    cache: SmokeCache | None,
+    fingerprint: str | None = None,
+) -> SmokeResult:
+    """One backend's result: from the cache when present, else run (and cache a verdict)."""
+    started = time.perf_counter()
+    keyed = None
+    try:
+        keyed = result_key(backend, settings, fingerprint) if cache is not None else None
+    except Exception:  # a key we cannot compute means no caching, not a failed candidate
+        keyed = None
+    if cache is not None and keyed is not None:
+        hit = cache.get(keyed[0])
+        if hit is not None:
+            return hit.model_copy(update={"cached": True})
+    try:
+        result = backend.run(settings)
+    except Exception as exc:  # a backend bug must not take the run down either
+        result = SmokeResult.error(f"{type(exc).__name__}: {exc}", backend=backend.name)
+    if not result.suite_version:
+        result = result.model_copy(update={"suite_version": SUITE_VERSION})
+    if not result.wall_time_s:
+        result = result.model_copy(update={"wall_time_s": round(time.perf_counter() - started, 3)})
+    if cache is not None and keyed is not None and result.status in _CACHEABLE:
+        # an unwritable cache costs a rerun next time, nothing more
+        with contextlib.suppress(OSError):
+            cache.put(keyed[0], result, parts=keyed[1])
+    return result
+
+
+def run_many(
+    jobs: list[SmokeJob],
+    settings: SmokeSettings,
+    *,
+    use_cache: bool = True,
+    concurrency: int = 4,
+    on_start: Callable[[SmokeJob], None] | None = None,
+    on_done: Callable[[SmokeJob, SmokeResult], None] | None = None,
+    cache: SmokeCache | None = None,
+) -> dict[str, SmokeResult]:
+    """Every job's result by model id; a job that fails is an `error` result, never a raise."""
+    store = (cache or SmokeCache()) if use_cache else None
+    fingerprint = hardware_fingerprint() if use_cache else ""
+    results: dict[str, SmokeResult] = {}
+
+    def one(job: SmokeJob) -> SmokeResult:
+        if on_start is not None:
+            on_start(job)
+        result = run_suite(
+            job.backend, job.settings or settings, cache=store, fingerprint=fingerprint
+        )
+        if on_done is not None:
+            on_done(job, result)
+        return result
+
+    def guarded(job: SmokeJob) -> SmokeResult:
+        try:
+            return one(job)
+        except Exception as exc:  # a progress callback raising, say
+            return SmokeResult.error(f"{type(exc).__name__}: {exc}")
+
+    parallel = [j for j in jobs if getattr(j.backend, "parallel_safe", False)]
+    local = [j for j in jobs if not getattr(j.backend, "parallel_safe", False)]
+    futures: dict[str, Future[SmokeResult]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for job in parallel:
+            futures[job.model_id] = pool.submit(guarded, job)
+        for job in local:
+            results[job.model_id] = guarded(job)
+        for model_id, future in futures.items():
+            results[model_id] = future.result()
+    return {job.model_id: results[job.model_id] for job in jobs}
