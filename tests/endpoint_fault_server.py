@@ -43,6 +43,7 @@ class FaultServer(ThreadingHTTPServer):
         hang_s: float,
         tool_call: dict[str, Any] | None,
         usage: bool,
+        answers: dict[str, str],
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
@@ -54,9 +55,11 @@ class FaultServer(ThreadingHTTPServer):
         self.hang_s = hang_s
         self.tool_call = tool_call
         self.usage = usage
+        self.answers = answers
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.posts: list[dict[str, Any]] = []
+        self.paths: list[str] = []
         self.auth_headers: list[str | None] = []
 
     @property
@@ -141,6 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.server
         with server.lock:
             server.posts.append(body)
+            server.paths.append(self.path)
             count = len(server.posts)
         mode = server.mode
         chat = self.path.rstrip("/").endswith("/chat/completions")
@@ -194,6 +198,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._stream_reply(body, chat)
 
+    def _reply_for(self, body: dict[str, Any]) -> str:
+        """A scripted answer when a key of `answers` occurs in the request, else `reply`."""
+        asked = body.get("prompt") or ""
+        if not asked and body.get("messages"):
+            asked = str(body["messages"][-1].get("content", ""))
+        for needle, answer in self.server.answers.items():
+            if needle in asked:
+                return answer
+        return self.server.reply
+
     def _stream_reply(self, body: dict[str, Any], chat: bool) -> None:
         server = self.server
         if chat and body.get("tools") and server.tool_call is not None:
@@ -219,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._event(self._chunk(piece))
             self._event(self._chunk({}, finish="tool_calls"))
         else:
-            words = server.reply.split(" ")
+            words = self._reply_for(body).split(" ")
             for i, word in enumerate(words):
                 piece = word if i == 0 else " " + word
                 self._event(self._chunk({"content": piece}, chat=chat))
@@ -245,6 +259,7 @@ def fault_server(
     hang_s: float = 30.0,
     tool_call: dict[str, Any] | None = None,
     usage: bool = True,
+    answers: dict[str, str] | None = None,
 ) -> Iterator[FaultServer]:
     """Run a FaultServer in a thread for the duration of the block."""
     server = FaultServer(
@@ -255,6 +270,7 @@ def fault_server(
         hang_s=hang_s,
         tool_call=tool_call,
         usage=usage,
+        answers=answers or {},
     )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -1,0 +1,336 @@
+"""Smoke backend for OpenAI-compatible servers (vLLM, llama-server, Ollama, TGI): same probes,
+same result object as the llama.cpp backend, for models too large for the machine at hand."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from selector.errors import InputError
+from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings, SmokeStatus
+from selector.smoke.openai_http import Deadline, EndpointError, HttpPolicy, OpenAIHttp
+from selector.smoke.probes import (
+    PROBES,
+    SUITE_VERSION,
+    Probe,
+    ProbeResponse,
+    ToolCall,
+    evaluate,
+    suite_passed,
+    tool_prompt_messages,
+)
+from selector.smoke.sse import StreamedCompletion
+from selector.vocab import Tuning
+
+log = logging.getLogger(__name__)
+
+BACKEND_NAME = "endpoint"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# The decode-speed run: a prompt whose natural answer is long and cheap to check by eye.
+SPEED_MESSAGES = (
+    {
+        "role": "user",
+        "content": "Count from 1 to 500 in digits, separated by "
+        "single spaces. Output only the numbers.",
+    },
+)
+SPEED_PROMPT = "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16"
+
+
+@dataclass(frozen=True)
+class SpeedFigures:
+    """Latency and throughput from one streamed completion, and where the token count came from."""
+
+    time_to_first_token_ms: float
+    decode_tokens_per_s: float
+    prefill_tokens_per_s: float
+    note: str
+
+
+class EndpointBackend:
+    """Runs the probe suite against one served model over the OpenAI API.
+
+    The API key is never held: `api_key_env` names an environment variable read at request
+    time. Results are not cached (`cache_key()` is None): what sits behind a URL and a served
+    model name can change between runs, so a cached verdict would be evidence about nothing.
+    """
+
+    parallel_safe = True
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key_env: str | None = None,
+        tuning: Tuning = Tuning.INSTRUCT,
+        timeout_s: float = 60,
+        connect_timeout_s: float = 5,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        probes: Sequence[Probe] = PROBES,
+    ) -> None:
+        self.base_url = _check_base_url(base_url)
+        if not model.strip():
+            raise InputError("endpoint model name is empty: give the served model name")
+        if api_key_env is not None and not _ENV_NAME.fullmatch(api_key_env):
+            # The value is not echoed: a user may have pasted the key itself here.
+            raise InputError(
+                "api_key_env must be the NAME of an environment variable (letters, digits, _), "
+                "not the key itself"
+            )
+        if timeout_s <= 0 or connect_timeout_s <= 0 or retries < 0 or backoff_s < 0:
+            raise InputError("endpoint timeouts must be > 0, retries and backoff >= 0")
+        self.model = model
+        self.api_key_env = api_key_env
+        self.tuning = Tuning(tuning)
+        self.policy = HttpPolicy(
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            retries=retries,
+            backoff_s=backoff_s,
+        )
+        self.probes = tuple(probes)
+        self._send_stream_options = True
+        self.name = f"{model} @ {self.base_url}"
+
+    def __repr__(self) -> str:
+        return (
+            f"EndpointBackend({self.base_url!r}, {self.model!r}, "
+            f"api_key_env={self.api_key_env!r}, tuning={self.tuning.value!r})"
+        )
+
+    def cache_key(self) -> None:
+        """Endpoints are never cached (see the class docstring)."""
+        return None
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self, settings: SmokeSettings) -> SmokeResult:
+        """Run the suite and the speed measurement; server trouble becomes an `error` result."""
+        started = time.perf_counter()
+        outcomes: list[ProbeOutcome] = []
+        http = OpenAIHttp(self.base_url, api_key_env=self.api_key_env, policy=self.policy)
+        try:
+            deadline = Deadline(settings.timeout_s)
+            with http:
+                notes = self._preflight(http, deadline)
+                for probe in self.probes:
+                    outcomes.append(self._run_probe(http, probe, settings, deadline))
+                speed = self._speed_run(http, settings, deadline)
+        except EndpointError as exc:
+            return self._finish(http, SmokeResult.error(exc.message), outcomes, started, settings)
+        except Exception as exc:  # a bug here must not take the whole run down
+            log.exception("endpoint backend failed")
+            message = f"internal error in endpoint backend: {type(exc).__name__}: {exc}"
+            return self._finish(http, SmokeResult.error(message), outcomes, started, settings)
+        ok, verdict = suite_passed(outcomes, len(self.probes))
+        reason = "; ".join([verdict, speed.note, *notes])
+        result = SmokeResult(
+            status=SmokeStatus.PASSED if ok else SmokeStatus.FAILED,
+            reason=reason,
+            decode_tokens_per_s=speed.decode_tokens_per_s,
+            time_to_first_token_ms=speed.time_to_first_token_ms,
+            prefill_tokens_per_s=speed.prefill_tokens_per_s,
+        )
+        return self._finish(http, result, outcomes, started, settings)
+
+    def _finish(
+        self,
+        http: OpenAIHttp,
+        result: SmokeResult,
+        outcomes: list[ProbeOutcome],
+        started: float,
+        settings: SmokeSettings,
+    ) -> SmokeResult:
+        """Fill the fields every result carries, and scrub the key from every string."""
+        probes = [
+            o.model_copy(update={"output": http.redact(o.output), "detail": http.redact(o.detail)})
+            for o in outcomes
+        ]
+        return result.model_copy(
+            update={
+                "reason": http.redact(result.reason),
+                "probes": probes,
+                "probes_passed": sum(o.passed for o in probes),
+                "probes_total": len(self.probes),
+                "backend": f"{BACKEND_NAME} {self.base_url} model={self.model}",
+                "suite_version": SUITE_VERSION,
+                "wall_time_s": round(time.perf_counter() - started, 3),
+            }
+        )
+
+    def _preflight(self, http: OpenAIHttp, deadline: Deadline) -> list[str]:
+        """GET /models: a fast, clear failure for a dead or locked server before any probe."""
+        try:
+            served = http.list_models(deadline)
+        except EndpointError as exc:
+            if exc.status in (404, 405):  # some proxies do not route /models; the probes decide
+                return ["GET /models not available"]
+            raise
+        if served and self.model not in served:
+            # llama-server answers for any name; vLLM and Ollama will 404 on the first probe.
+            return [f"server lists {', '.join(served[:5])} but not {self.model!r}"]
+        return []
+
+    # -- probes ----------------------------------------------------------------------------
+    def _run_probe(
+        self, http: OpenAIHttp, probe: Probe, settings: SmokeSettings, deadline: Deadline
+    ) -> ProbeOutcome:
+        max_tokens = probe.max_tokens or settings.max_tokens
+        if self.tuning is Tuning.BASE:
+            body = self._completion_body(probe.completion_prompt, max_tokens, settings)
+            body["stop"] = list(probe.stop)
+            streamed = self._post(http, "/completions", body, chat=False, deadline=deadline)
+            return self._judge(probe, streamed)
+        messages = [dict(m) for m in probe.messages]
+        body = self._chat_body(messages, max_tokens, settings)
+        if not probe.tools:
+            streamed = self._post(http, "/chat/completions", body, chat=True, deadline=deadline)
+            return self._judge(probe, streamed)
+        body["tools"] = [dict(t) for t in probe.tools]
+        body["tool_choice"] = "auto"
+        try:
+            streamed = self._post(http, "/chat/completions", body, chat=True, deadline=deadline)
+        except EndpointError as exc:
+            if exc.status not in (400, 422):
+                raise
+            why = f"server rejected `tools` ({_first_clause(exc.message)})"
+        else:
+            if any(c.name for c in streamed.tool_calls):
+                return self._judge(probe, streamed, prefix="structured tool call via `tools`: ")
+            why = "no structured tool call came back through `tools`"
+        fallback = self._chat_body(
+            [dict(m) for m in tool_prompt_messages(probe)], max_tokens, settings
+        )
+        streamed = self._post(http, "/chat/completions", fallback, chat=True, deadline=deadline)
+        return self._judge(probe, streamed, prefix=f"{why}; prompt-based fallback used: ")
+
+    def _judge(self, probe: Probe, streamed: StreamedCompletion, prefix: str = "") -> ProbeOutcome:
+        calls = []
+        bad_args = []
+        for call in streamed.tool_calls:
+            if not call.name:
+                continue
+            arguments = call.parsed_arguments()
+            if arguments is None:
+                bad_args.append(call.name)
+            calls.append(ToolCall(name=call.name, arguments=arguments or {}))
+        outcome = evaluate(probe, ProbeResponse(text=streamed.text, tool_calls=tuple(calls)))
+        extra = []
+        if bad_args:
+            extra.append(f"arguments of {', '.join(bad_args)} were not a JSON object")
+        if not streamed.text and not calls and streamed.reasoning:
+            extra.append(
+                f"only reasoning came back ({len(streamed.reasoning)} chars, "
+                f"finish_reason={streamed.finish_reason}): the budget went to thinking"
+            )
+        detail = prefix + outcome.detail + "".join(f"; {e}" for e in extra)
+        return outcome.model_copy(update={"detail": detail})
+
+    # -- speed -----------------------------------------------------------------------------
+    def _speed_run(
+        self, http: OpenAIHttp, settings: SmokeSettings, deadline: Deadline
+    ) -> SpeedFigures:
+        if self.tuning is Tuning.BASE:
+            body = self._completion_body(SPEED_PROMPT, settings.speed_tokens, settings)
+            streamed = self._post(http, "/completions", body, chat=False, deadline=deadline)
+        else:
+            body = self._chat_body(
+                [dict(m) for m in SPEED_MESSAGES], settings.speed_tokens, settings
+            )
+            streamed = self._post(http, "/chat/completions", body, chat=True, deadline=deadline)
+        return speed_figures(streamed)
+
+    # -- request bodies --------------------------------------------------------------------
+    def _chat_body(
+        self, messages: list[dict[str, Any]], max_tokens: int, settings: SmokeSettings
+    ) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "seed": settings.seed,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+
+    def _completion_body(
+        self, prompt: str, max_tokens: int, settings: SmokeSettings
+    ) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "prompt": prompt,
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "seed": settings.seed,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+
+    def _post(
+        self, http: OpenAIHttp, path: str, body: dict[str, Any], *, chat: bool, deadline: Deadline
+    ) -> StreamedCompletion:
+        """Stream one request; drop `stream_options` for good if this server refuses it."""
+        if not self._send_stream_options:
+            body = {k: v for k, v in body.items() if k != "stream_options"}
+        try:
+            return http.stream(path, body, chat=chat, deadline=deadline)
+        except EndpointError as exc:
+            if exc.status not in (400, 422) or "stream_options" not in body:
+                raise
+            if "tools" in body and "stream_options" not in exc.message:
+                raise  # most likely `tools` was refused; the tool probe falls back on its own
+        retry = {k: v for k, v in body.items() if k != "stream_options"}
+        streamed = http.stream(path, retry, chat=chat, deadline=deadline)
+        self._send_stream_options = False  # the server answers without it; stop sending it
+        return streamed
+
+
+def speed_figures(streamed: StreamedCompletion) -> SpeedFigures:
+    """TTFT from request to first token; decode speed over the tokens after the first."""
+    tokens, source = streamed.completion_tokens
+    if streamed.first_token_at is None or streamed.last_token_at is None:
+        return SpeedFigures(0.0, 0.0, 0.0, "speed run produced no tokens")
+    ttft_s = max(streamed.first_token_at - streamed.sent_at, 0.0)
+    span = streamed.last_token_at - streamed.first_token_at
+    decode = (tokens - 1) / span if tokens >= 2 and span > 0 else 0.0
+    prompt_tokens = streamed.prompt_tokens
+    prefill = prompt_tokens / ttft_s if prompt_tokens and ttft_s > 0 else 0.0
+    note = f"decode speed over {tokens} tokens ({source})"
+    if decode == 0.0:
+        note = f"decode speed not measurable ({tokens} tokens, {source})"
+    return SpeedFigures(
+        time_to_first_token_ms=round(ttft_s * 1000, 1),
+        decode_tokens_per_s=round(decode, 2),
+        prefill_tokens_per_s=round(prefill, 1),
+        note=note,
+    )
+
+
+def _check_base_url(base_url: str) -> str:
+    """An http(s) URL without credentials or query, so it is safe to print in any report."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(
+            f"endpoint base URL {base_url!r} is not an http(s) URL "
+            "(expected e.g. http://gpu-box:8000/v1)"
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise InputError(
+            "endpoint base URL must not carry credentials, a query or a fragment; "
+            "put the API key in an environment variable and name it with api_key_env"
+        )
+    return base_url.strip().rstrip("/")
+
+
+def _first_clause(message: str) -> str:
+    head = message.split(" from ", 1)[0]
+    tail = message.split(": ", 1)[1] if ": " in message else ""
+    return f"{head}: {tail}" if tail else head
