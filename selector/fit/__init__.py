@@ -1,0 +1,23 @@
+"""Fit of a model on hardware: memory, placement, disk size and speed estimates.
+
+See docs/fit.md for every formula and its source in the llama.cpp code.
+"""
+
+from __future__ import annotations
+
+from selector.fit.calibration import load_efficiency, record_calibration
+from selector.fit.estimate import Fit, disk_size_gb, estimate_fit, fit_from_shape
+from selector.fit.memory import RuntimeSettings
+from selector.fit.quant import QUANTIZATIONS, normalize_quant
+
+__all__ = [
+    "QUANTIZATIONS",
+    "Fit",
+    "RuntimeSettings",
+    "disk_size_gb",
+    "estimate_fit",
+    "fit_from_shape",
+    "load_efficiency",
+    "normalize_quant",
+    "record_calibration",
+]

@@ -1,0 +1,120 @@
+"""Decode and prefill speed projections: bandwidth over bytes per token, FLOPS over FLOPs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from selector.fit.memory import ModelShape
+from selector.hardware import HardwareProfile
+
+# When the machine's RAM bandwidth is unknown: a dual-channel DDR4-3200 desktop or laptop
+# (2 x 25.6 GB/s), the common low end of what a CPU-only deployment runs on.
+DEFAULT_RAM_BANDWIDTH_GB_S = 51.2
+# CPU prefill throughput assumed per physical core for llama.cpp's quantized matmuls
+# (AVX2/AVX-512): 40 GFLOPS, measured for Gemma 3 270M Q4_K_M prefill on this project's
+# 2-core build machine (docs/fit.md); the calibrated prefill factor scales it.
+CPU_GFLOPS_PER_CORE = 40.0
+PROMPT_TOKENS_FOR_TTFT = 512
+
+
+@dataclass(frozen=True)
+class SpeedEstimate:
+    """A projection with the arithmetic that produced it, for the report."""
+
+    tokens_per_s: float | None
+    raw_tokens_per_s: float | None
+    basis: str
+
+
+def kv_read_bytes_per_token(shape: ModelShape, context_tokens: int, kv_elem_bytes: float) -> float:
+    """KV bytes read per generated token with `context_tokens` already in the cache.
+
+    Sliding-window layers read at most their window, whatever the cache size.
+    """
+    total = 0.0
+    for lay in shape.kv_layers:
+        seen = context_tokens
+        if lay.sliding and shape.sliding_window:
+            seen = min(seen, shape.sliding_window)
+        total += seen * (lay.k_width + lay.v_width) * kv_elem_bytes
+    return total
+
+
+def ram_bandwidth(hardware: HardwareProfile) -> tuple[float, str]:
+    if hardware.ram_bandwidth_gb_s:
+        return hardware.ram_bandwidth_gb_s, "declared RAM bandwidth"
+    return DEFAULT_RAM_BANDWIDTH_GB_S, "assumed RAM bandwidth (dual-channel DDR4-3200)"
+
+
+def gpu_bandwidth(hardware: HardwareProfile) -> float | None:
+    """The slowest GPU's bandwidth: layers are split across GPUs and read one after another."""
+    rates = [g.bandwidth_gb_s for g in hardware.gpus]
+    if not rates or any(r is None for r in rates):
+        return None
+    return min(r for r in rates if r is not None)
+
+
+def decode_speed(
+    gpu_bytes: float,
+    cpu_bytes: float,
+    hardware: HardwareProfile,
+    efficiency: float,
+    efficiency_basis: str,
+) -> SpeedEstimate:
+    """Tokens/s = efficiency / (GPU bytes / GPU bandwidth + CPU bytes / RAM bandwidth)."""
+    seconds = 0.0
+    parts: list[str] = []
+    if gpu_bytes > 0:
+        bw = gpu_bandwidth(hardware)
+        if bw is None:
+            return SpeedEstimate(None, None, "GPU memory bandwidth unknown (declare a catalog GPU)")
+        seconds += gpu_bytes / (bw * 1e9)
+        parts.append(f"{bw:g} GB/s GPU / {gpu_bytes / 1e9:.2f} GB per token")
+    if cpu_bytes > 0:
+        bw, bw_basis = ram_bandwidth(hardware)
+        seconds += cpu_bytes / (bw * 1e9)
+        parts.append(f"{bw:g} GB/s RAM ({bw_basis}) / {cpu_bytes / 1e9:.2f} GB per token")
+    if seconds <= 0:
+        return SpeedEstimate(None, None, "nothing to read")
+    raw = 1.0 / seconds
+    basis = " + ".join(parts) + f" x {efficiency:.2f} efficiency ({efficiency_basis})"
+    return SpeedEstimate(raw * efficiency, raw, basis)
+
+
+def prefill_flops_per_token(shape: ModelShape) -> float:
+    """2 FLOPs per weight that takes part in a matmul for every prompt token.
+
+    The input embedding is a row lookup, and the output head only runs for the token whose
+    logits are wanted, so both are left out of the per-token figure.
+    """
+    output = 0.0 if shape.tied_embeddings else shape.output_params
+    body = shape.active_params - shape.embedding_params - output
+    return 2.0 * max(body, 0.1 * shape.active_params)
+
+
+def time_to_first_token_ms(
+    flops_per_token: float,
+    output_flops: float,
+    on_gpu: bool,
+    hardware: HardwareProfile,
+    efficiency: float,
+    efficiency_basis: str,
+    prompt_tokens: int = PROMPT_TOKENS_FOR_TTFT,
+) -> tuple[float | None, str]:
+    """Prefill time of a prompt, compute-bound: FLOPs / (peak FLOPS x efficiency)."""
+    flops = flops_per_token * prompt_tokens + output_flops
+    if on_gpu:
+        tflops = [g.fp16_tflops for g in hardware.gpus]
+        if not tflops or any(t is None for t in tflops):
+            return None, "GPU FP16 throughput unknown"
+        peak = min(t for t in tflops if t is not None) * 1e12
+        basis = f"{peak / 1e12:g} TFLOPS FP16"
+    else:
+        cores = hardware.cpu_cores or 4
+        peak = cores * CPU_GFLOPS_PER_CORE * 1e9
+        basis = f"{cores} cores x {CPU_GFLOPS_PER_CORE:g} GFLOPS (assumed)"
+    ms = flops / (peak * efficiency) * 1000
+    return ms, (
+        f"{prompt_tokens} tokens x {flops_per_token / 1e9:.2f} GFLOP / ({basis} x "
+        f"{efficiency:.2f} efficiency, {efficiency_basis})"
+    )
