@@ -162,10 +162,16 @@ def run(request: Mapping[str, Any]) -> dict[str, Any]:
             n_threads_batch=threads,
             n_gpu_layers=int(settings["n_gpu_layers"]),
             seed=int(settings["seed"]),
-            verbose=False,
+            verbose=True,  # llama.cpp's log goes to the parent's log file, for error causes
         )
     except (ValueError, RuntimeError) as exc:
-        report.update(stage="load", error=f"llama.cpp could not load the model: {exc}")
+        if "load model" in str(exc):  # the file itself: corrupt, cut short, unknown arch
+            error = f"not a loadable GGUF for llama.cpp {llama_cpp.__version__}: {exc}"
+        else:  # the file loaded but the context (KV cache, compute buffers) did not fit
+            error = f"llama.cpp could not create a context: {exc}"
+        if settings.get("memory_limit_gb"):
+            error += f" (a {settings['memory_limit_gb']:g} GiB memory limit was in force)"
+        report.update(stage="load", error=error)
         return report
     report["load_time_s"] = time.perf_counter() - t0
     report["n_ctx"] = llm.n_ctx()

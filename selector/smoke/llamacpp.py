@@ -60,6 +60,20 @@ def _tail(path: Path) -> str:
     return " | ".join(lines[-4:])[-_LOG_TAIL:]
 
 
+def _log_errors(path: Path) -> str:
+    """The last lines of llama.cpp's log that say what went wrong."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    bad = [
+        ln.strip()
+        for ln in text.splitlines()
+        if any(w in ln.lower() for w in ("error", "failed", "exception", "invalid"))
+    ]
+    return " | ".join(dict.fromkeys(bad[-3:]))[-_LOG_TAIL:]
+
+
 class LlamaCppBackend:
     """Runs the probe suite on a local GGUF through llama-cpp-python (SmokeBackend)."""
 
@@ -167,6 +181,10 @@ class LlamaCppBackend:
                 report = json.loads(result_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 report = {}
+            if report.get("error") and report.get("stage") == "load":
+                logged = _log_errors(log_path)
+                if logged:
+                    report["error"] += f"; llama.cpp said: {logged}"
             if not cause and code != 0:
                 cause = _death_cause(code, settings)
                 tail = _tail(log_path)
