@@ -44,6 +44,7 @@ class FaultServer(ThreadingHTTPServer):
         tool_call: dict[str, Any] | None,
         usage: bool,
         answers: dict[str, str],
+        reject_needle: str | None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
@@ -56,6 +57,7 @@ class FaultServer(ThreadingHTTPServer):
         self.tool_call = tool_call
         self.usage = usage
         self.answers = answers
+        self.reject_needle = reject_needle
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.posts: list[dict[str, Any]] = []
@@ -163,6 +165,9 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._json(503, {"error": {"message": "loading model"}})
             return
+        if server.reject_needle and server.reject_needle in json.dumps(body):
+            self._json(400, {"error": {"message": "prompt exceeds the context size"}})
+            return
         if mode == "reject-tools" and body.get("tools"):
             self._json(400, {"error": {"message": "tools are not supported"}})
             return
@@ -260,6 +265,7 @@ def fault_server(
     tool_call: dict[str, Any] | None = None,
     usage: bool = True,
     answers: dict[str, str] | None = None,
+    reject_needle: str | None = None,
 ) -> Iterator[FaultServer]:
     """Run a FaultServer in a thread for the duration of the block."""
     server = FaultServer(
@@ -271,6 +277,7 @@ def fault_server(
         tool_call=tool_call,
         usage=usage,
         answers=answers or {},
+        reject_needle=reject_needle,
     )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

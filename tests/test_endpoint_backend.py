@@ -11,7 +11,7 @@ import pytest
 from endpoint_fault_server import fault_server
 
 from selector.errors import InputError
-from selector.smoke.endpoint import EndpointBackend
+from selector.smoke.endpoint import EndpointBackend, split_reasoning
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
 from selector.smoke.probes import PROBES, SUITE_VERSION
 from selector.vocab import Tuning
@@ -21,6 +21,7 @@ FAST = {"timeout_s": 1.0, "connect_timeout_s": 1.0, "retries": 2, "backoff_s": 0
 
 # What a model that gets everything right would say, keyed by a phrase of each probe's prompt.
 RIGHT_ANSWERS = {
+    "count from 1 to 500": " ".join(str(i) for i in range(1, 41)),  # the speed run
     "word hello three times": "HELLO, HELLO, HELLO",
     "Lisbon is the capital": '{"city": "Lisbon", "country": "Portugal"}',
     "weather in Oslo": '{"name": "get_weather", "arguments": {"city": "Oslo", "unit": "celsius"}}',
@@ -204,3 +205,21 @@ def test_bad_configuration_is_input_error(kwargs: dict, message: str) -> None:
         EndpointBackend(args.pop("base_url"), args.pop("model"), **args)
     assert "sk-live-123" not in str(info.value)
     assert "pw@" not in str(info.value)
+
+
+def test_a_probe_refused_for_its_prompt_fails_alone() -> None:
+    needle = "Facilities notes"  # only the recall probe and the speed run carry it
+    with fault_server("ok", answers=RIGHT_ANSWERS, tool_call=OSLO_CALL, reject_needle=needle) as s:
+        result = _backend(s.base_url).run(SETTINGS)
+    assert result.status is SmokeStatus.ERROR  # the speed run hit it too: no speed, no verdict
+    assert "prompt exceeds the context size" in result.reason
+    recall = _outcome(result, "context-recall")
+    assert not recall.passed and "HTTP 400" in recall.error
+    assert recall.kind == "recall"
+    assert result.probes_passed == len(PROBES) - 1
+
+
+def test_inline_think_blocks_are_set_aside() -> None:
+    assert split_reasoning("<think>hmm</think>\n4817") == ("4817", "<think>hmm</think>\n")
+    assert split_reasoning("<think>still going") == ("", "<think>still going")
+    assert split_reasoning("plain") == ("plain", "")
