@@ -101,7 +101,8 @@ def _speed_run(llm: Any, prompt: str, n_decode: int) -> dict[str, float]:
         llm.reset()
     del ctypes
     return {
-        "prompt_tokens": float(len(tokens)),
+        "prompt_tokens": len(tokens),
+        "speed_tokens": n_decode,
         "time_to_first_token_ms": (t_first - t0) * 1000,
         "prefill_tokens_per_s": len(tokens) / max(t_prefill - t0, 1e-9),
         "decode_tokens_per_s": n_decode / max(t_end - t_dec, 1e-9),

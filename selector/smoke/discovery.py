@@ -143,6 +143,13 @@ def _parse_header(path: Path, buf: mmap.mmap) -> GGUFInfo:
                 if pos + size * count > len(buf):
                     raise GGUFFormatError(f"{path}: not a loadable GGUF: array past end of file")
                 pos += size * count
+            elif item_type is GGUFValueType.STRING:  # a vocabulary: hop over, tight loop
+                unpack, end, p = struct.unpack_from, len(buf) - 8, pos
+                for _ in range(count):
+                    if p > end:
+                        raise GGUFFormatError(f"{path}: not a loadable GGUF: array past end")
+                    p += 8 + unpack("<Q", buf, p)[0]
+                pos = p
             else:
                 for _ in range(count):
                     take_value(item_type)

@@ -58,6 +58,8 @@ class SmokeResult(BaseModel):
     model_sha256: str = ""
     load_time_s: float = 0.0
     prefill_tokens_per_s: float = 0.0
+    prompt_tokens: int = Field(0, description="prompt length of the timed prefill")
+    speed_tokens: int = Field(0, description="tokens decoded in the timed decode run")
     backend: str = ""
     quantization: str = ""
     n_ctx: int = 0

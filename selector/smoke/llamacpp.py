@@ -211,6 +211,9 @@ class LlamaCppBackend:
             fields["llama_cpp_version"] = report["llama_cpp_version"]
         if isinstance(report.get("n_ctx"), int):
             fields["n_ctx"] = report["n_ctx"]
+        if isinstance(report.get("prompt_tokens"), (int, float)):
+            fields["prompt_tokens"] = int(report["prompt_tokens"])
+            fields["speed_tokens"] = int(report.get("speed_tokens", 0))
         probes = [ProbeOutcome.model_validate(p) for p in report.get("probes", [])]
         total = len(self.probe_ids) if self.probe_ids else len(PROBES)
         fields.update(

@@ -221,7 +221,8 @@ def _regex_first_line(response: ProbeResponse, args: Mapping[str, Any]) -> Verdi
     flags = re.IGNORECASE if args.get("ignore_case") else 0
     if re.fullmatch(args["pattern"], line, flags):
         return Verdict(True, "first line matches")
-    return Verdict(False, f"first line {line[:80]!r} does not match {args['pattern']!r}")
+    want = args.get("expect", args["pattern"])
+    return Verdict(False, f"first line {line[:80]!r} is not {want!r}")
 
 
 @checker("json_fields")
@@ -365,7 +366,9 @@ PROBES: tuple[Probe, ...] = (
             "Output:"
         ),
         checker="regex_first_line",
-        args=MappingProxyType({"pattern": r"\W*HELLO\s*,\s*HELLO\s*,\s*HELLO\W*"}),
+        args=MappingProxyType(
+            {"pattern": r"\W*HELLO\s*,\s*HELLO\s*,\s*HELLO\W*", "expect": "HELLO, HELLO, HELLO"}
+        ),
     ),
     Probe(
         id="json-extraction",

@@ -46,6 +46,12 @@ def result_key(
     model_key = backend.cache_key()
     if model_key is None:
         return None
+    if settings.threads is None and not getattr(backend, "parallel_safe", False):
+        # the default is this machine's physical cores: key it as such, so `smoke` and
+        # `recommend` share entries whether or not --threads spelled the default out
+        from selector.smoke.llamacpp import default_threads
+
+        settings = settings.model_copy(update={"threads": default_threads()})
     parts = {
         "model": model_key,
         "suite_version": SUITE_VERSION,
