@@ -19,8 +19,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SELECTOR = [sys.executable, "-m", "selector"]
-RECOMMEND = [*SELECTOR, "recommend", str(ROOT / "examples" / "server-strict-license.toml"),
-             "--no-smoke", "--format", "json"]
+RECOMMEND = [
+    *SELECTOR,
+    "recommend",
+    str(ROOT / "examples" / "server-strict-license.toml"),
+    "--no-smoke",
+    "--format",
+    "json",
+]
 BASELINE = [sys.executable, "-c", "import typer, pydantic, rich, psutil"]
 
 

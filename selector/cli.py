@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sys
 import tempfile
-from pathlib import Path
 from collections.abc import Callable
-from typing import Annotated, Any, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -17,6 +18,13 @@ from rich.console import Console
 from selector import __version__
 from selector.errors import InputError, SelectorError
 from selector.report.formats import OutputFormat
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from selector.catalog import Catalog
+    from selector.pipeline import SmokePlan
+    from selector.smoke.interface import SmokeResult
 
 app = typer.Typer(
     name="selector",
@@ -86,7 +94,7 @@ def write_output(text: str, output: Path | None) -> None:
         raise
 
 
-def _load_catalog(extra: list[Path] | None, replace: bool = False):  # noqa: ANN202
+def _load_catalog(extra: list[Path] | None, replace: bool = False) -> Catalog:
     from selector.catalog import load_catalog
 
     if replace and not extra:
@@ -101,7 +109,9 @@ def recommend(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = (
         OutputFormat.TABLE
     ),
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here.")] = None,  # noqa: UP045
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here.")
+    ] = None,
     no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip smoke tests.")] = False,
     catalog: CatalogOption = None,
     replace_catalog: Annotated[
@@ -110,7 +120,9 @@ def recommend(
     models_dir: Annotated[
         Optional[Path], typer.Option("--models-dir", help="Directory of GGUF files to smoke-test.")  # noqa: UP045
     ] = None,
-    top: Annotated[Optional[int], typer.Option("--top", min=1, help="Show the N best candidates.")] = None,  # noqa: UP045
+    top: Annotated[
+        int | None, typer.Option("--top", min=1, help="Show the N best candidates.")
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rerun cached smoke tests.")] = False,
     no_bundled_model: Annotated[
         bool, typer.Option("--no-bundled-model", help="Ignore the demo GGUF package if installed.")
@@ -118,7 +130,8 @@ def recommend(
 ) -> None:
     """Filter the catalog, smoke-test the candidates, rank them and report."""
     from selector.hardware import resolve_hardware
-    from selector.pipeline import SmokePlan, exit_code, recommend as run_recommend
+    from selector.pipeline import SmokePlan, exit_code
+    from selector.pipeline import recommend as run_recommend
     from selector.report.formats import format_report
     from selector.requirements import load_requirements
 
@@ -137,28 +150,34 @@ def recommend(
     with progress:
         report = run_recommend(req, cat, hw, plan, top=top)
     color = output is None and sys.stdout.isatty()
-    write_output(format_report(report, fmt, color=color), output)
+    width = shutil.get_terminal_size((150, 40)).columns if color else 150
+    write_output(format_report(report, fmt, color=color, width=width), output)
     raise typer.Exit(exit_code(report))
 
 
-def _smoke_progress(plan: SmokePlan):  # noqa: ANN202
+def _smoke_progress(plan: SmokePlan) -> Progress:
     """A Rich progress display on stderr fed by the smoke stage's callbacks."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=stderr, transient=False, disable=not plan.enabled,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=False,
+        disable=not plan.enabled,
     )
     tasks: dict[str, int] = {}
 
     def on_start(model_id: str, backend: str) -> None:
         tasks[model_id] = progress.add_task(f"smoke {model_id} ({backend})", total=1)
 
-    def on_done(model_id: str, result) -> None:  # noqa: ANN001
+    def on_done(model_id: str, result: SmokeResult) -> None:
         task = tasks.get(model_id)
         label = f"smoke {model_id}: {result.status.value}"
         if result.status.value in ("passed", "failed"):
-            label += f" {result.probes_passed}/{result.probes_total}, {result.decode_tokens_per_s:.1f} tok/s"
+            label += f" {result.probes_passed}/{result.probes_total}"
+            label += f", {result.decode_tokens_per_s:.1f} tok/s"
         elif result.reason:
             label += f" ({result.reason})"
         if result.cached:
@@ -188,13 +207,17 @@ def hardware(
         sys.stdout.write(profile.model_dump_json(indent=2) + "\n")
         return
     out = Console()
-    out.print(f"CPU: {profile.cpu_model} ({profile.cpu_cores} cores, {profile.cpu_threads} threads)")
+    out.print(
+        f"CPU: {profile.cpu_model} ({profile.cpu_cores} cores, {profile.cpu_threads} threads)"
+    )
     out.print(f"RAM: {profile.ram_gb:g} GB total, {profile.ram_available_gb:g} GB available")
     if not profile.gpus:
         out.print("GPU: none found — models run on the CPU from system RAM", markup=False)
     for g in profile.gpus:
         bw = f", {g.bandwidth_gb_s:g} GB/s" if g.bandwidth_gb_s else ""
-        out.print(f"GPU: {g.count}x {g.model}, {g.vram_gb:g} GB VRAM ({g.free_vram_gb} GB free){bw}")
+        out.print(
+            f"GPU: {g.count}x {g.model}, {g.vram_gb:g} GB VRAM ({g.free_vram_gb} GB free){bw}"
+        )
     for note in profile.notes:
         out.print(f"Note: {note}", markup=False)
 
@@ -259,7 +282,7 @@ def catalog_validate(
     """Check schema, unique and known ids, sources and internal consistency."""
     from selector.catalog.checks import validate_catalog
 
-    result = validate_catalog([path] if path else None, include_builtin=path is None)
+    result = validate_catalog([path] if path else None, include_builtin=True)
     for problem in result.problems:
         stderr.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     if not result.ok:

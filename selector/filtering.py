@@ -40,14 +40,21 @@ def license_reasons(lic: License, req: Requirements) -> list[Reason]:
     if policy.allow is not None:
         allowed = {a.lower() for a in policy.allow}
         if lic.id.lower() not in allowed and (lic.spdx or "").lower() not in allowed:
-            out.append(Reason(ReasonCode.LICENSE, f"{lic.name} is not in allow = [{', '.join(policy.allow)}]"))
+            out.append(
+                Reason(
+                    ReasonCode.LICENSE, f"{lic.name} is not in allow = [{', '.join(policy.allow)}]"
+                )
+            )
     if policy.commercial_use and not lic.commercial_use:
         out.append(Reason(ReasonCode.LICENSE, f"{lic.name} does not permit commercial use"))
     for clause in policy.deny_clauses:
         if lic.has(clause) or (clause is Clause.NON_COMMERCIAL and not lic.commercial_use):
             detail = next((c.detail for c in lic.clauses if c.kind is clause), "")
             out.append(
-                Reason(ReasonCode.LICENSE, f"{lic.name} has a {clause.value} clause: {detail}".rstrip(": "))
+                Reason(
+                    ReasonCode.LICENSE,
+                    f"{lic.name} has a {clause.value} clause: {detail}".rstrip(": "),
+                )
             )
     return out
 
@@ -73,7 +80,12 @@ def static_reasons(a: Assessment, req: Requirements, hw: HardwareProfile) -> lis
     m, out = a.model, []
     out += license_reasons(a.license, req)
     if m.origin_country in req.origin.exclude_countries:
-        out.append(Reason(ReasonCode.ORIGIN, f"developed in {m.origin_country} ({m.organization}), which is excluded"))
+        out.append(
+            Reason(
+                ReasonCode.ORIGIN,
+                f"developed in {m.origin_country} ({m.organization}), which is excluded",
+            )
+        )
     missing = [n.value for n in req.use_case.needs if not has_capability(m, n)]
     if missing:
         out.append(Reason(ReasonCode.CAPABILITY, f"lacks {', '.join(missing)}"))
@@ -81,19 +93,36 @@ def static_reasons(a: Assessment, req: Requirements, hw: HardwareProfile) -> lis
         out.append(
             Reason(
                 ReasonCode.CONTEXT,
-                f"native context {m.context_tokens:,} tokens < required {req.use_case.context_tokens:,}",
+                f"native context {m.context_tokens:,} tokens "
+                f"< required {req.use_case.context_tokens:,}",
             )
         )
     if req.size.max_params_b is not None and m.params_b > req.size.max_params_b:
-        out.append(Reason(ReasonCode.SIZE, f"{m.params_b:g}B parameters > max_params_b = {req.size.max_params_b:g}"))
+        out.append(
+            Reason(
+                ReasonCode.SIZE,
+                f"{m.params_b:g}B parameters > max_params_b = {req.size.max_params_b:g}",
+            )
+        )
     if req.size.max_disk_gb is not None and a.disk_gb > req.size.max_disk_gb:
         out.append(
             Reason(
                 ReasonCode.DISK,
-                f"{a.disk_gb:.1f} GB on disk at {a.fit.quantization} > max_disk_gb = {req.size.max_disk_gb:g}",
+                f"{a.disk_gb:.1f} GB on disk at {a.fit.quantization} "
+                f"> max_disk_gb = {req.size.max_disk_gb:g}",
             )
         )
-    if not a.fit.fits:
+    if a.fit.fits and a.fit.placement == "split" and not req.hardware.allow_offload:
+        out.append(
+            Reason(
+                ReasonCode.FIT,
+                f"needs {a.fit.memory_gb:.1f} GB at {a.fit.quantization} with "
+                f"{req.use_case.context_tokens:,} context: fits {describe_hardware(hw)} only by "
+                f"offloading {a.fit.cpu_memory_gb:.1f} GB to CPU RAM "
+                "([hardware] allow_offload = true accepts that)",
+            )
+        )
+    elif not a.fit.fits:
         out.append(
             Reason(
                 ReasonCode.FIT,
@@ -112,7 +141,9 @@ def latency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
     hardware itself, so its measurement always wins.
     """
     target = req.latency
-    out = []
+    out: list[Reason] = []
+    if not a.fit.fits:
+        return out  # a model that cannot be placed has no speed to judge
     passed = a.smoke is not None and a.smoke.status is SmokeStatus.PASSED
     on_target = a.smoke is not None and (
         a.smoke.backend.startswith("endpoint") or not req.hardware.declared

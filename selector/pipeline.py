@@ -40,7 +40,10 @@ class SmokePlan:
 
 
 def _smoke_stage(
-    assessments: list[Assessment], req: Requirements, hw: HardwareProfile, catalog: Catalog,
+    assessments: list[Assessment],
+    req: Requirements,
+    hw: HardwareProfile,
+    catalog: Catalog,
     plan: SmokePlan,
 ) -> list[str]:
     """Smoke-test the statically admissible candidates that have weights or an endpoint."""
@@ -48,29 +51,39 @@ def _smoke_stage(
     survivors = [a for a in assessments if not a.excluded]
     if not plan.enabled:
         for a in survivors:
-            a.smoke = SmokeResult.skipped("smoke tests disabled (--no-smoke or [smoke] enabled = false)")
+            a.smoke = SmokeResult.skipped(
+                "smoke tests disabled (--no-smoke or [smoke] enabled = false)"
+            )
         return notes
 
     from selector.smoke.jobs import build_jobs  # imported here: keeps --no-smoke runs light
 
     jobs, skipped, unmatched = build_jobs(
-        [a.model for a in survivors], req, catalog, hw,
-        models_dir=plan.models_dir, include_demo=plan.include_demo,
+        [a.model for a in survivors],
+        req,
+        catalog,
+        hw,
+        models_dir=plan.models_dir,
+        include_demo=plan.include_demo,
     )
     plan.unmatched.extend(UnmatchedFile(path=str(p), reason=r) for p, r in unmatched)
     by_id = {a.model.id: a for a in survivors}
     for model_id, reason in skipped.items():
         by_id[model_id].smoke = SmokeResult.skipped(reason)
     if jobs:
-        from selector.smoke.runner import run_many
         from selector.smoke.interface import SmokeSettings
+        from selector.smoke.runner import run_many
 
         settings = SmokeSettings(
             n_ctx=req.smoke.n_ctx, threads=req.smoke.threads, timeout_s=req.smoke.timeout_s
         )
         results = run_many(
-            jobs, settings, use_cache=plan.use_cache, concurrency=req.smoke.concurrency,
-            on_start=plan.on_start, on_done=plan.on_done,
+            jobs,
+            settings,
+            use_cache=plan.use_cache,
+            concurrency=req.smoke.concurrency,
+            on_start=plan.on_start,
+            on_done=plan.on_done,
         )
         for model_id, result in results.items():
             by_id[model_id].smoke = result
@@ -98,23 +111,37 @@ def _risks(a: Assessment, hw: HardwareProfile) -> list[str]:
     return risks
 
 
-def _candidate(a: Assessment, position: int, total: float, terms: dict, req: Requirements,
-               hw: HardwareProfile) -> CandidateReport:
+def _candidate(
+    a: Assessment, position: int, total: float, terms: dict, req: Requirements, hw: HardwareProfile
+) -> CandidateReport:
     m, lic = a.model, a.license
     return CandidateReport(
-        id=m.id, rank=position, score=total, name=m.name, family=m.family,
-        organization=m.organization, origin_country=m.origin_country, params_b=m.params_b,
-        active_params_b=m.active_b, license=lic.spdx or lic.id,
+        id=m.id,
+        rank=position,
+        score=total,
+        name=m.name,
+        family=m.family,
+        organization=m.organization,
+        origin_country=m.origin_country,
+        params_b=m.params_b,
+        active_params_b=m.active_b,
+        license=lic.spdx or lic.id,
         license_terms=LicenseSummary(
-            id=lic.id, name=lic.name, spdx=lic.spdx, commercial_use=lic.commercial_use,
-            clauses=[{"kind": c.kind.value, "detail": c.detail, "threshold": c.threshold}
-                     for c in lic.clauses],
+            id=lic.id,
+            name=lic.name,
+            spdx=lic.spdx,
+            commercial_use=lic.commercial_use,
+            clauses=[
+                {"kind": c.kind.value, "detail": c.detail, "threshold": c.threshold}
+                for c in lic.clauses
+            ],
             url=str(lic.url),
         ),
         context_tokens=m.context_tokens,
         capabilities=[c.value for c in m.capabilities],
         runtimes=[r.value for r in m.runtimes],
-        fit=a.fit, disk_gb=round(a.disk_gb, 2),
+        fit=a.fit,
+        disk_gb=round(a.disk_gb, 2),
         smoke=a.smoke or SmokeResult.skipped("not smoke-tested"),
         score_breakdown=ScoreBreakdown(
             **{k: round(t.value, 4) for k, t in terms.items()},
@@ -127,8 +154,13 @@ def _candidate(a: Assessment, position: int, total: float, terms: dict, req: Req
 
 
 def recommend(
-    req: Requirements, catalog: Catalog, hw: HardwareProfile, plan: SmokePlan | None = None,
-    *, top: int | None = None, now: dt.datetime | None = None,
+    req: Requirements,
+    catalog: Catalog,
+    hw: HardwareProfile,
+    plan: SmokePlan | None = None,
+    *,
+    top: int | None = None,
+    now: dt.datetime | None = None,
 ) -> Report:
     plan = plan or SmokePlan()
     assessments = assess_catalog(req, catalog, hw)
@@ -146,11 +178,15 @@ def recommend(
     ]
     excluded = [
         ExcludedReport(
-            id=a.model.id, name=a.model.name, params_b=a.model.params_b,
-            license=a.license.spdx or a.license.id, origin_country=a.model.origin_country,
+            id=a.model.id,
+            name=a.model.name,
+            params_b=a.model.params_b,
+            license=a.license.spdx or a.license.id,
+            origin_country=a.model.origin_country,
             reasons=[ExclusionReason(code=r.code, message=r.message) for r in a.reasons],
         )
-        for a in assessments if a.excluded
+        for a in assessments
+        if a.excluded
     ]
     stamp = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
     return Report(

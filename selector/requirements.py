@@ -74,11 +74,16 @@ class HardwareSpec(_Section):
     ram_bandwidth_gb_s: PositiveFloat | None = Field(
         None, description="system memory bandwidth for CPU decode estimates"
     )
+    allow_offload: bool = Field(
+        False, description="accept models that fit only by offloading layers to CPU RAM"
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> HardwareSpec:
         if self.detect and (self.gpus or self.ram_gb or self.cpu_only):
-            raise ValueError("`detect = true` cannot be combined with declared gpus, ram_gb or cpu_only")
+            raise ValueError(
+                "`detect = true` cannot be combined with declared gpus, ram_gb or cpu_only"
+            )
         if self.cpu_only and self.gpus:
             raise ValueError("`cpu_only = true` cannot be combined with gpus")
         if self.cpu_only and self.ram_gb is None:
@@ -113,10 +118,14 @@ class SizeBudget(_Section):
 
 class EndpointSpec(_Section):
     model_id: str = Field(description="catalog id of the model the server serves")
-    base_url: str = Field(pattern=r"^https?://", description="OpenAI-compatible base URL, e.g. .../v1")
+    base_url: str = Field(
+        pattern=r"^https?://", description="OpenAI-compatible base URL, e.g. .../v1"
+    )
     served_model: str = Field(description="model name the server expects")
     api_key_env: str | None = Field(
-        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="environment variable holding the key"
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the key",
     )
 
 

@@ -101,7 +101,9 @@ def _field_names(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
         nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
         for c in candidates:
             nested += [
-                a for a in getattr(c, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)
+                a
+                for a in getattr(c, "__args__", ())
+                if isinstance(a, type) and issubclass(a, BaseModel)
             ]
         if not nested:
             return []
@@ -124,6 +126,14 @@ def describe_validation_error(
             msg = "unknown key" + did_you_mean(str(loc[-1]), _field_names(model, loc))
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
+        value = err.get("input")
+        if err["type"] not in ("extra_forbidden", "missing") and isinstance(
+            value, (str, int, float, bool)
+        ):
+            msg += f", got {value!r}"
+            if err["type"] in ("enum", "literal_error") and isinstance(value, str):
+                expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+                msg += did_you_mean(value, expected)
         line = locate(text, loc)
         where = f"{path}:{line}" if line else f"{path}"
         lines.append(f"{where}: {key or '(top level)'}: {msg}" if key else f"{where}: {msg}")

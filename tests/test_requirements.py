@@ -98,5 +98,13 @@ def test_schema_command_prints_the_generated_schema() -> None:
     assert result.exit_code == 0, result.output
     schema = json.loads(result.stdout)
     assert schema == json.loads(json.dumps(requirements_json_schema()))
-    assert set(schema["properties"]) >= {"use_case", "license", "origin", "hardware", "latency", "size", "smoke"}
+    assert set(schema["properties"]) >= {
+        "use_case",
+        "license",
+        "origin",
+        "hardware",
+        "latency",
+        "size",
+        "smoke",
+    }
     assert schema["additionalProperties"] is False

@@ -33,7 +33,10 @@ def catalog_row(model: ModelEntry, lic: License) -> dict[str, Any]:
 
 
 def catalog_rows(cat: Catalog) -> list[dict[str, Any]]:
-    return [catalog_row(m, cat.licenses[m.license]) for m in sorted(cat.models.values(), key=lambda m: m.id)]
+    return [
+        catalog_row(m, cat.licenses[m.license])
+        for m in sorted(cat.models.values(), key=lambda m: m.id)
+    ]
 
 
 def format_catalog_table(rows: list[dict[str, Any]], *, color: bool = False) -> str:
@@ -41,7 +44,9 @@ def format_catalog_table(rows: list[dict[str, Any]], *, color: bool = False) -> 
     from rich.table import Table
 
     buf = io.StringIO()
-    console = Console(file=buf, width=140, force_terminal=color, color_system="auto" if color else None)
+    console = Console(
+        file=buf, width=140, force_terminal=color, color_system="auto" if color else None
+    )
     table = Table(title=f"{len(rows)} model variants")
     for col in ("id", "organization", "origin", "released", "params", "arch", "context", "license"):
         table.add_column(col, justify="right" if col in ("params", "context") else "left")
@@ -50,8 +55,14 @@ def format_catalog_table(rows: list[dict[str, Any]], *, color: bool = False) -> 
         if r["active_params_b"] != r["params_b"]:
             params += f"/{r['active_params_b']:g}B"
         table.add_row(
-            r["id"], r["organization"], r["origin_country"], r["release_date"], params,
-            r["architecture"], f"{r['context_tokens']:,}", r["license"],
+            r["id"],
+            r["organization"],
+            r["origin_country"],
+            r["release_date"],
+            params,
+            r["architecture"],
+            f"{r['context_tokens']:,}",
+            r["license"],
         )
     console.print(table)
     return buf.getvalue()
@@ -75,7 +86,9 @@ def format_model_detail(model: ModelEntry, lic: License) -> str:
             who = "vendor-reported" if b.vendor_reported else "independent"
             setting = f" [{b.setting}]" if b.setting else ""
             lines.append(f"    {b.name}{setting}: {b.score:g} ({who}; {b.source})")
-    lines.append(f"  license: {lic.name} (SPDX {lic.spdx or 'none'}), commercial use: {lic.commercial_use}")
+    lines.append(
+        f"  license: {lic.name} (SPDX {lic.spdx or 'none'}), commercial use: {lic.commercial_use}"
+    )
     for clause in lic.clauses:
         threshold = f" [{clause.threshold}]" if clause.threshold else ""
         lines.append(f"    - {clause.kind.value}{threshold}: {clause.detail}")

@@ -16,7 +16,9 @@ class OutputFormat(str, Enum):
     MARKDOWN = "markdown"
 
 
-def format_report(report: Report, fmt: OutputFormat, *, color: bool = False, width: int = 120) -> str:
+def format_report(
+    report: Report, fmt: OutputFormat, *, color: bool = False, width: int = 150
+) -> str:
     if fmt is OutputFormat.JSON:
         return format_json(report)
     if fmt is OutputFormat.MARKDOWN:
@@ -44,33 +46,62 @@ def _smoke_cell(c: CandidateReport) -> str:
     return s.status.value
 
 
-def format_table(report: Report, *, color: bool = False, width: int = 120) -> str:
+def format_table(report: Report, *, color: bool = False, width: int = 150) -> str:
     """A Rich table for a person at a terminal; the JSON and Markdown formats carry the detail."""
     from rich.console import Console
     from rich.table import Table
 
     buf = io.StringIO()
-    console = Console(file=buf, width=width, force_terminal=color, color_system="auto" if color else None)
+    console = Console(
+        file=buf, width=width, force_terminal=color, color_system="auto" if color else None
+    )
     hw = report.hardware
     gpus = ", ".join(f"{g.count}x {g.model}" for g in hw.gpus) or "no GPU"
     console.print(f"Hardware ({hw.source}): {gpus}, {hw.ram_gb:g} GB RAM")
     table = Table(title=f"{len(report.candidates)} candidate(s)", show_lines=False)
-    for col in ("#", "model", "params", "license", "origin", "fit", "memory", "tok/s", "smoke", "score"):
-        table.add_column(col, justify="right" if col in ("#", "params", "memory", "score") else "left")
+    for col in (
+        "#",
+        "model",
+        "params",
+        "license",
+        "origin",
+        "fit",
+        "memory",
+        "tok/s",
+        "smoke",
+        "score",
+    ):
+        table.add_column(
+            col,
+            justify="right" if col in ("#", "params", "memory", "score") else "left",
+            no_wrap=col in ("model", "params", "license", "fit"),
+        )
     for c in report.candidates:
-        params = f"{c.params_b:g}B" + (f" ({c.active_params_b:g}B act.)" if c.active_params_b != c.params_b else "")
+        params = f"{c.params_b:g}B" + (
+            f"/{c.active_params_b:g}B" if c.active_params_b != c.params_b else ""
+        )
         table.add_row(
-            str(c.rank), c.id, params, c.license, c.origin_country,
-            f"{c.fit.placement} {c.fit.quantization}", f"{c.fit.memory_gb:.1f} GB",
-            _speed(c), _smoke_cell(c), f"{c.score:.3f}",
+            str(c.rank),
+            c.id,
+            params,
+            c.license_terms.id,
+            c.origin_country,
+            f"{c.fit.placement} {c.fit.quantization}",
+            f"{c.fit.memory_gb:.1f} GB",
+            _speed(c),
+            _smoke_cell(c),
+            f"{c.score:.3f}",
         )
     console.print(table)
     if report.candidates:
         best = report.candidates[0]
-        console.print(f"Top pick: {best.id} — " + "; ".join(
-            f"{k} {getattr(best.score_breakdown, k):.2f} ({best.score_breakdown.why[k]})"
-            for k in ("quality", "size_preference", "license", "tooling", "smoke")
-        ))
+        console.print(
+            f"Top pick: {best.id} — "
+            + "; ".join(
+                f"{k} {getattr(best.score_breakdown, k):.2f} ({best.score_breakdown.why[k]})"
+                for k in ("quality", "size_preference", "license", "tooling", "smoke")
+            )
+        )
     if report.excluded:
         console.print(f"\nExcluded: {len(report.excluded)} model(s)")
         for e in report.excluded:
@@ -129,20 +160,28 @@ def format_markdown(report: Report) -> str:
             f"{f.memory_gb:.1f} GB at {f.quantization} ({f.basis}); disk {c.disk_gb:.1f} GB"
         )
         if f.estimated_decode_tokens_per_s:
-            out.append(f"  - decode estimate ~{f.estimated_decode_tokens_per_s:.0f} tokens/s: {f.speed_basis}")
+            out.append(
+                f"  - decode estimate ~{f.estimated_decode_tokens_per_s:.0f} tokens/s: "
+                f"{f.speed_basis}"
+            )
         s = c.smoke
         if s.status.value == "skipped":
             out.append(f"- [ ] Smoke evidence: none — {s.reason}")
         else:
             out.append(
-                f"- [ ] Smoke evidence: {s.status.value}, {s.probes_passed}/{s.probes_total} probes; "
-                f"decode {s.decode_tokens_per_s:.1f} tokens/s, first token {s.time_to_first_token_ms:.0f} ms, "
+                f"- [ ] Smoke evidence: {s.status.value}, "
+                f"{s.probes_passed}/{s.probes_total} probes; "
+                f"decode {s.decode_tokens_per_s:.1f} tokens/s, "
+                f"first token {s.time_to_first_token_ms:.0f} ms, "
                 f"peak {s.peak_rss_gb:.2f} GB; sha256 `{s.model_sha256[:16]}…` ({s.backend})"
             )
         b = c.score_breakdown
         out.append(
-            "- Score: " + ", ".join(f"{k} {getattr(b, k):.2f}" for k in
-                                    ("quality", "size_preference", "license", "tooling", "smoke"))
+            "- Score: "
+            + ", ".join(
+                f"{k} {getattr(b, k):.2f}"
+                for k in ("quality", "size_preference", "license", "tooling", "smoke")
+            )
         )
         if c.risks:
             out.append("- Open risks:")

@@ -15,8 +15,13 @@ LOCAL_RAM_HEADROOM = 1.2
 
 
 def build_jobs(
-    models: list[ModelEntry], req: Requirements, catalog: Catalog, hw: HardwareProfile, *,
-    models_dir: Path | None, include_demo: bool,
+    models: list[ModelEntry],
+    req: Requirements,
+    catalog: Catalog,
+    hw: HardwareProfile,
+    *,
+    models_dir: Path | None,
+    include_demo: bool,
 ) -> tuple[list[SmokeJob], dict[str, str], list[tuple[Path, str]]]:
     """Jobs for the candidates with an endpoint or local weights; a reason for every other one.
 
@@ -51,8 +56,11 @@ def build_jobs(
 
             spec = endpoints[model_id]
             backend = EndpointBackend(
-                spec.base_url, spec.served_model, api_key_env=spec.api_key_env,
-                tuning=model.tuning, timeout_s=req.smoke.timeout_s,
+                spec.base_url,
+                spec.served_model,
+                api_key_env=spec.api_key_env,
+                tuning=model.tuning,
+                timeout_s=req.smoke.timeout_s,
             )
             jobs.append(SmokeJob(model_id=model_id, backend=backend))
         elif model_id in local:
@@ -66,7 +74,9 @@ def build_jobs(
                 continue
             from selector.smoke.llamacpp import LlamaCppBackend
 
-            jobs.append(SmokeJob(model_id=model_id, backend=LlamaCppBackend(path, tuning=model.tuning)))
+            jobs.append(
+                SmokeJob(model_id=model_id, backend=LlamaCppBackend(path, tuning=model.tuning))
+            )
         else:
             where = f"in {models_dir}" if models_dir else "(no models_dir given)"
             skipped[model_id] = f"no local GGUF {where} and no endpoint configured"
@@ -74,12 +84,15 @@ def build_jobs(
 
 
 def after_smoke(
-    jobs: list[SmokeJob], results: dict[str, SmokeResult], assessments: list, req: Requirements,
+    jobs: list[SmokeJob],
+    results: dict[str, SmokeResult],
+    assessments: list,
+    req: Requirements,
     hw: HardwareProfile,
 ) -> list[str]:
     """Calibrate the speed model from local measurements and predict memory beside the peak."""
     notes: list[str] = []
-    for job, a in zip(jobs, assessments):
+    for job, a in zip(jobs, assessments, strict=True):
         result = results.get(job.model_id)
         if result is None or result.status is not SmokeStatus.PASSED:
             continue
@@ -88,7 +101,12 @@ def after_smoke(
         from selector.fit import calibrate_from_smoke
 
         note = calibrate_from_smoke(
-            a.model, hw, req.size.quantization, result.n_ctx, result, getattr(job.backend, "model_path", None)
+            a.model,
+            hw,
+            req.size.quantization,
+            result.n_ctx,
+            result,
+            getattr(job.backend, "model_path", None),
         )
         if note:
             notes.append(note)
