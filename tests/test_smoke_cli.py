@@ -1,0 +1,92 @@
+"""`selector smoke` through the real CLI: JSON contract, exit codes, bad input, the cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gguf_factory import make_corrupt_gguf, make_tiny_gguf
+from typer.testing import CliRunner
+
+from selector.cli import app
+from selector.smoke.probes import PROBES
+
+runner = CliRunner()
+ARGS = ["--n-ctx", "2048", "--threads", "1", "--timeout", "60"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+
+
+def test_smoke_json_is_the_smoke_object_plus_path_settings_and_fit(tiny: Path) -> None:
+    result = runner.invoke(app, ["smoke", str(tiny), "--format", "json", *ARGS])
+    # random weights fail the suite: exit 1, and the report is still complete
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    for key in (
+        "status",
+        "reason",
+        "probes_passed",
+        "probes_total",
+        "decode_tokens_per_s",
+        "time_to_first_token_ms",
+        "peak_rss_gb",
+        "model_sha256",
+    ):
+        assert key in data, key
+    assert data["status"] == "failed"
+    assert data["model_path"] == str(tiny.resolve())
+    assert data["settings"]["n_ctx"] == 2048 and data["settings"]["threads"] == 1
+    assert "fit" in data
+    assert [p["id"] for p in data["probes"]] == [p.id for p in PROBES]
+    assert data["decode_tokens_per_s"] > 0 and not data["cached"]
+
+    again = runner.invoke(app, ["smoke", str(tiny), "--format", "json", *ARGS])
+    assert json.loads(again.stdout)["cached"] is True
+    fresh = runner.invoke(app, ["smoke", str(tiny), "--format", "json", "--no-cache", *ARGS])
+    assert json.loads(fresh.stdout)["cached"] is False
+
+
+def test_smoke_table_shows_metrics_and_probes(tiny: Path) -> None:
+    result = runner.invoke(app, ["smoke", str(tiny), *ARGS], env={"COLUMNS": "160"})
+    assert result.exit_code == 1, result.output
+    for text in ("decode", "time to first token", "peak memory", "context-recall", "tokens/s"):
+        assert text in result.stdout, text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.gguf"], "no such file"),
+        (["CORRUPT"], "not a loadable GGUF"),
+        ([], "give a GGUF file"),
+        (["--endpoint", "http://127.0.0.1:9/v1"], "--endpoint needs --model"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    bad = make_corrupt_gguf(tmp_path / "corrupt.gguf")
+    args = [
+        str(bad) if a == "CORRUPT" else str(tmp_path / a) if a.endswith(".gguf") else a
+        for a in args
+    ]
+    result = runner.invoke(app, ["smoke", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_help_does_not_import_llama_cpp() -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from selector.cli import app\n"
+        "r = CliRunner().invoke(app, ['smoke', '--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert 'llama_cpp' not in sys.modules and 'httpx' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
