@@ -28,6 +28,7 @@ class Assessment:
     disk_gb: float
     reasons: list[Reason] = field(default_factory=list)
     smoke: SmokeResult | None = None
+    smoke_prediction: Fit | None = None  # the fit for the smoke run's own settings
 
     @property
     def excluded(self) -> bool:
@@ -199,3 +200,15 @@ def assess_catalog(req: Requirements, catalog: Catalog, hw: HardwareProfile) -> 
 def finish_assessment(a: Assessment, req: Requirements) -> None:
     """Add the reasons that depend on smoke results (latency, smoke)."""
     a.reasons += latency_reasons(a, req) + smoke_reasons(a)
+
+
+def refresh_estimates(
+    assessments: list[Assessment], req: Requirements, hw: HardwareProfile
+) -> None:
+    """Recompute speed estimates after a smoke test calibrated this machine's efficiency.
+
+    Memory does not depend on the calibration, so the static reasons stand.
+    """
+    quant, ctx = req.size.quantization, req.use_case.context_tokens
+    for a in assessments:
+        a.fit = estimate_fit(a.model, hw, quantization=quant, context_tokens=ctx)

@@ -9,7 +9,12 @@ from pathlib import Path
 
 from selector import __version__
 from selector.catalog import Catalog
-from selector.filtering import Assessment, assess_catalog, finish_assessment
+from selector.filtering import (
+    Assessment,
+    assess_catalog,
+    finish_assessment,
+    refresh_estimates,
+)
 from selector.hardware import HardwareProfile
 from selector.ranking import rank
 from selector.report.schema import (
@@ -77,19 +82,23 @@ def _smoke_stage(
         settings = SmokeSettings(
             n_ctx=req.smoke.n_ctx, threads=req.smoke.threads, timeout_s=req.smoke.timeout_s
         )
+        start, done = plan.on_start, plan.on_done
         results = run_many(
             jobs,
             settings,
             use_cache=plan.use_cache,
             concurrency=req.smoke.concurrency,
-            on_start=plan.on_start,
-            on_done=plan.on_done,
+            on_start=(lambda job: start(job.model_id, job.backend.name)) if start else None,
+            on_done=(lambda job, result: done(job.model_id, result)) if done else None,
         )
         for model_id, result in results.items():
             by_id[model_id].smoke = result
         from selector.smoke.jobs import after_smoke
 
-        notes += after_smoke(jobs, results, [by_id[j.model_id] for j in jobs], req, hw)
+        more, calibrated = after_smoke(jobs, results, [by_id[j.model_id] for j in jobs], req, hw)
+        notes += more
+        if calibrated and hw.source == "detected":
+            refresh_estimates(assessments, req, hw)
     return notes
 
 
@@ -143,6 +152,7 @@ def _candidate(
         fit=a.fit,
         disk_gb=round(a.disk_gb, 2),
         smoke=a.smoke or SmokeResult.skipped("not smoke-tested"),
+        smoke_prediction=a.smoke_prediction,
         score_breakdown=ScoreBreakdown(
             **{k: round(t.value, 4) for k, t in terms.items()},
             weights=req.ranking.weights.model_dump(),

@@ -58,6 +58,9 @@ class CandidateReport(_Out):
     fit: Fit
     disk_gb: float
     smoke: SmokeResult
+    smoke_prediction: Fit | None = Field(
+        None, description="predicted memory for the smoke run's own settings, beside its peak"
+    )
     score_breakdown: ScoreBreakdown
     risks: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from selector.catalog import Catalog, ModelEntry
+from selector.filtering import Assessment
 from selector.hardware import GIB, HardwareProfile
 from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeStatus
@@ -86,28 +87,39 @@ def build_jobs(
 def after_smoke(
     jobs: list[SmokeJob],
     results: dict[str, SmokeResult],
-    assessments: list,
+    assessments: list[Assessment],
     req: Requirements,
     hw: HardwareProfile,
-) -> list[str]:
-    """Calibrate the speed model from local measurements and predict memory beside the peak."""
+) -> tuple[list[str], bool]:
+    """Predict memory beside each local peak, and calibrate the speed model from passed runs.
+
+    Local runs measure this machine, so prediction and calibration use its detected profile
+    even when the report plans for declared hardware. Returns (notes, calibrated).
+    """
+    from selector.fit.smoke_link import calibrate_from_smoke, predict_smoke
+    from selector.hardware import detect_hardware
+
     notes: list[str] = []
+    calibrated = False
+    here = hw if hw.source == "detected" else detect_hardware()
     for job, a in zip(jobs, assessments, strict=True):
         result = results.get(job.model_id)
-        if result is None or result.status is not SmokeStatus.PASSED:
+        path = getattr(job.backend, "model_path", None)
+        if result is None or path is None or result.status is SmokeStatus.ERROR:
             continue
-        if result.backend.startswith("endpoint"):
-            continue
-        from selector.fit import calibrate_from_smoke
-
-        note = calibrate_from_smoke(
-            a.model,
-            hw,
-            req.size.quantization,
-            result.n_ctx,
-            result,
-            getattr(job.backend, "model_path", None),
-        )
-        if note:
-            notes.append(note)
-    return notes
+        n_ctx = result.n_ctx or req.smoke.n_ctx
+        try:
+            a.smoke_prediction = predict_smoke(here, n_ctx, gguf_path=path, model=a.model)
+            if result.status is SmokeStatus.PASSED:
+                factor = calibrate_from_smoke(
+                    a.model, here, req.size.quantization, n_ctx, result, path
+                )
+                if factor is not None:
+                    calibrated = True
+                    notes.append(
+                        f"CPU decode efficiency on this machine calibrated to {factor:.2f} "
+                        f"from the {job.model_id} smoke test"
+                    )
+        except Exception as exc:  # a prediction we cannot make is a note, not a failed run
+            notes.append(f"no memory prediction for {job.model_id}: {type(exc).__name__}: {exc}")
+    return notes, calibrated
