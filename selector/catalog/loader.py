@@ -180,23 +180,24 @@ def assemble(files: Sequence[ParsedFile]) -> tuple[Catalog, list[Problem]]:
         "license": cat.licenses,
         "gpu": cat.gpus,
     }
-    first_line: dict[str, str] = {}
+    first: dict[str, Entry] = {}
     for parsed in files:
         for entry in parsed.entries:
             key = f"{entry.kind}:{entry.item.id}"
             table = tables[entry.kind]
             if entry.item.id in table:
+                earlier = first[key]
+                line = earlier.line()  # located only on error: locating costs a scan of the file
+                where = f"{earlier.file.path}:{line}" if line else str(earlier.file.path)
                 problems.append(
                     entry.problem(
-                        f"duplicate {entry.kind} id {entry.item.id!r} "
-                        f"(first defined at {first_line[key]})"
+                        f"duplicate {entry.kind} id {entry.item.id!r} (first defined at {where})"
                     )
                 )
                 continue
             table[entry.item.id] = entry.item
             cat.origin[key] = parsed.path
-            line = entry.line()
-            first_line[key] = f"{parsed.path}:{line}" if line else str(parsed.path)
+            first[key] = entry
     for parsed in files:
         for entry in parsed.entries:
             if entry.kind != "model" or cat.origin.get(f"model:{entry.item.id}") != parsed.path:
@@ -234,10 +235,18 @@ def load_catalog(
 
     Raises CatalogError listing every problem `catalog validate` would report, one per line.
     """
+    from selector.catalog import cache
     from selector.catalog.checks import consistency_problems  # checks imports this module
 
     roots: list[Path] = [] if replace else [base or builtin_catalog_dir()]
     roots += list(extra)
+    try:
+        key = cache.catalog_key([f for root in roots for f in catalog_files(root)])
+    except (CatalogError, OSError):
+        key = None  # a missing path: let the parse below report it
+    cached = cache.load_cached(key) if key else None
+    if cached is not None:
+        return cached
     files, problems = parse_paths(roots)
     for parsed in files:
         problems += parsed.problems
@@ -245,6 +254,8 @@ def load_catalog(
     problems += assembly + consistency_problems(files, cat)
     if problems:
         raise CatalogError("\n".join(str(p) for p in problems))
+    if key:
+        cache.store(key, cat)
     return cat
 
 
