@@ -1,0 +1,57 @@
+"""The validated-catalog cache: a hit returns the same catalog, any edit misses, junk is ignored."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from selector.catalog import cache, load_catalog
+from selector.catalog.loader import builtin_catalog_dir, catalog_files
+from selector.errors import CatalogError
+
+
+@pytest.fixture()
+def catalog_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "catalog"
+    shutil.copytree(builtin_catalog_dir(), root)
+    return root
+
+
+def test_second_load_comes_from_the_cache(catalog_copy: Path) -> None:
+    first = load_catalog(base=catalog_copy)
+    key = cache.catalog_key(catalog_files(catalog_copy))
+    assert cache.load_cached(key) is not None
+    second = load_catalog(base=catalog_copy)
+    assert second.models.keys() == first.models.keys()
+    assert second.models["gemma-3-270m"] == first.models["gemma-3-270m"]
+
+
+def test_editing_a_file_misses_the_cache(catalog_copy: Path) -> None:
+    load_catalog(base=catalog_copy)
+    path = catalog_copy / "models" / "gemma-3.toml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('name = "Gemma 3 270M (base)"', 'name = "Edited"')
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert load_catalog(base=catalog_copy).models["gemma-3-270m"].name == "Edited"
+
+
+def test_a_broken_edit_is_reported_not_served_from_cache(catalog_copy: Path) -> None:
+    load_catalog(base=catalog_copy)
+    path = catalog_copy / "models" / "gemma-3.toml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n[[model]]\nid = 3\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"gemma-3\.toml"):
+        load_catalog(base=catalog_copy)
+
+
+def test_corrupt_cache_entry_is_ignored_and_rewritten(catalog_copy: Path) -> None:
+    load_catalog(base=catalog_copy)
+    key = cache.catalog_key(catalog_files(catalog_copy))
+    entry = next((Path(os.environ["SELECTOR_CACHE_DIR"]) / "catalog").glob(f"{key}.pickle"))
+    entry.write_bytes(b"not a pickle")
+    assert cache.load_cached(key) is None
+    assert "gemma-3-270m" in load_catalog(base=catalog_copy).models
+    assert cache.load_cached(key) is not None
