@@ -229,3 +229,17 @@ def test_sse_completion_stream_and_multiline_data() -> None:
 def test_sse_without_done_or_finish_is_truncated() -> None:
     with pytest.raises(StreamError, match=r"stream ended before \[DONE\] \(after 1 chunks\)"):
         read_stream(_lines('data: {"choices":[{"index":0,"delta":{"content":"x"}}]}'), chat=True)
+
+
+def test_sse_counts_held_back_utf8_tokens_but_not_role_or_closing_chunks() -> None:
+    lines = _lines(
+        'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}',
+        'data: {"choices":[{"index":0,"delta":{"content":""}}]}',
+        'data: {"choices":[{"index":0,"delta":{"content":"\u00e9"}}]}',
+        'data: {"choices":[{"index":0,"delta":{"content":"!"}}]}',
+        'data: {"choices":[{"index":0,"delta":{"content":""},"finish_reason":"stop"}]}',
+        "data: [DONE]",
+    )
+    result = read_stream(lines, chat=True)
+    assert result.text == "\u00e9!"
+    assert result.completion_tokens == (3, "counted deltas")

@@ -116,21 +116,26 @@ class EndpointBackend:
         started = time.perf_counter()
         outcomes: list[ProbeOutcome] = []
         http = OpenAIHttp(self.base_url, api_key_env=self.api_key_env, policy=self.policy)
+        served: list[str] = []
         try:
             deadline = Deadline(settings.timeout_s)
             with http:
-                notes = self._preflight(http, deadline)
+                served = self._preflight(http, deadline)
                 for probe in self.probes:
                     outcomes.append(self._run_probe(http, probe, settings, deadline))
                 speed = self._speed_run(http, settings, deadline)
         except EndpointError as exc:
-            return self._finish(http, SmokeResult.error(exc.message), outcomes, started, settings)
+            message = exc.message
+            if exc.status == 404 and served and self.model not in served:
+                # vLLM and Ollama refuse a model name they do not serve; say which they do
+                message += f"; the server serves {', '.join(served[:5])}, not {self.model!r}"
+            return self._finish(http, SmokeResult.error(message), outcomes, started, settings)
         except Exception as exc:  # a bug here must not take the whole run down
             log.exception("endpoint backend failed")
             message = f"internal error in endpoint backend: {type(exc).__name__}: {exc}"
             return self._finish(http, SmokeResult.error(message), outcomes, started, settings)
         ok, verdict = suite_passed(outcomes, len(self.probes))
-        reason = "; ".join([verdict, speed.note, *notes])
+        reason = f"{verdict}; {speed.note}"
         result = SmokeResult(
             status=SmokeStatus.PASSED if ok else SmokeStatus.FAILED,
             reason=reason,
@@ -166,17 +171,17 @@ class EndpointBackend:
         )
 
     def _preflight(self, http: OpenAIHttp, deadline: Deadline) -> list[str]:
-        """GET /models: a fast, clear failure for a dead or locked server before any probe."""
+        """GET /models: a fast, clear failure for a dead or locked server before any probe.
+
+        Returns the served model ids. A name not among them is not an error yet: llama-server
+        and llama_cpp.server answer for any name, vLLM and Ollama 404 on the first probe.
+        """
         try:
-            served = http.list_models(deadline)
+            return http.list_models(deadline)
         except EndpointError as exc:
             if exc.status in (404, 405):  # some proxies do not route /models; the probes decide
-                return ["GET /models not available"]
+                return []
             raise
-        if served and self.model not in served:
-            # llama-server answers for any name; vLLM and Ollama will 404 on the first probe.
-            return [f"server lists {', '.join(served[:5])} but not {self.model!r}"]
-        return []
 
     # -- probes ----------------------------------------------------------------------------
     def _run_probe(

@@ -144,21 +144,27 @@ def _fold_choice(
     *,
     chat: bool,
 ) -> bool:
-    """Add one choice's delta to `out`; True when it carried generated tokens."""
+    """Add one choice's delta to `out`; True when it carried a generated token.
+
+    An empty string still counts when it is not the role announcement or the closing chunk:
+    llama.cpp servers send one chunk per token and hold back the bytes of an incomplete UTF-8
+    character, so the chunk is a token even though its text is empty.
+    """
+    closing = bool(choice.get("finish_reason"))
     if not chat:
         text = choice.get("text")
-        if isinstance(text, str) and text:
+        if isinstance(text, str):
             out.text += text
-            return True
+            return bool(text) or not closing
         return False
     delta = choice.get("delta") or {}
     if not isinstance(delta, dict):
         raise StreamError(f"malformed delta in stream: {_short(json.dumps(delta))}")
     produced = False
     content = delta.get("content")
-    if isinstance(content, str) and content:
+    if isinstance(content, str):
         out.text += content
-        produced = True
+        produced = bool(content) or not (closing or "role" in delta)
     for key in ("reasoning_content", "reasoning"):
         thought = delta.get(key)
         if isinstance(thought, str) and thought:
