@@ -162,7 +162,7 @@ def fit_from_shape(
 
 
 def _gb(value: float) -> float:
-    return round(value / GIB, 3)
+    return round(value / GIB, 4)
 
 
 def _round(value: float | None, digits: int) -> float | None:

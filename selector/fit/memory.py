@@ -16,12 +16,15 @@ GIB = 2**30
 
 # Defaults where the catalog entry leaves a dimension out (used only for the compute buffer).
 DEFAULT_VOCAB = 128_000
-# Resident memory of a Python process that has imported llama_cpp (measured: 45-47 MiB RSS);
-# llama-server alone starts at ~15 MiB, so the figure covers either.
-PROCESS_BASE_BYTES = 46 * MIB
-# llama.cpp's vocabulary tables (token strings, token->id map, piece cache) per vocabulary
-# entry, measured from the anonymous RSS after load of generated GGUFs (docs/fit.md).
-VOCAB_BYTES_PER_TOKEN = 200
+# Resident memory of the process before the weights: Python with llama_cpp and selector's
+# smoke child imported (57 MiB measured) plus llama.cpp's fixed model/context bookkeeping
+# (~8 MiB, the intercept of the fit below). llama-server alone starts lower, so the figure
+# errs on the safe side for a server deployment.
+PROCESS_BASE_BYTES = 64 * MIB
+# Vocabulary tables (token strings, token->id map, piece cache, llama-cpp-python's sampling
+# arrays) per vocabulary entry: the slope of the unexplained RSS over generated GGUFs with
+# 8k to 128k tokens (docs/fit.md).
+VOCAB_BYTES_PER_TOKEN = 230
 # KV cells are padded to 256 (llama-context.cpp: `cparams.n_ctx = GGML_PAD(cparams.n_ctx, 256)`).
 KV_PAD = 256
 
@@ -61,13 +64,13 @@ class ModelShape:
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    """The llama.cpp context parameters that change memory (llama-server defaults)."""
+    """The llama.cpp context parameters that change memory; defaults are llama-server's."""
 
     n_ubatch: int = 512
-    flash_attn: bool = False
+    flash_attn: bool = True  # llama-server: `-fa auto`, on wherever the backend supports it
     swa_full: bool = False
     kv_cache_type: str = "f16"
-    prompt_tokens: int = 512
+    prompt_tokens: int | None = None  # longest prompt processed; None: it may fill n_ctx
     n_seq: int = 1
 
 
@@ -193,12 +196,14 @@ def compute_reserved_bytes(shape: ModelShape, n_ctx: int, rt: RuntimeSettings) -
 def compute_touched_bytes(shape: ModelShape, n_ctx: int, rt: RuntimeSettings) -> float:
     """The part of the compute buffer a CPU process actually writes, so the part RSS counts.
 
-    The buffer is malloc'd but pages are only made resident when written. A prompt chunk of
-    `prompt_tokens` (<= n_ubatch) with a single output writes one logits row and the layer
-    intermediates for its tokens, with KQ over the cells used so far (padded to 256).
+    The buffer is malloc'd but pages are only made resident when written. A prompt is
+    processed in micro-batches of up to n_ubatch tokens, each with a single output row of
+    logits; the attention scores of a micro-batch span the cells used so far, padded to 256
+    (llama_kv_cache::get_n_kv). Bounded by the largest micro-batch over the longest prompt.
     """
-    n_tok = max(1, min(rt.prompt_tokens, rt.n_ubatch, n_ctx))
-    n_kv = pad(n_tok, KV_PAD)
+    prompt = n_ctx if rt.prompt_tokens is None else min(rt.prompt_tokens, n_ctx)
+    n_tok = max(1, min(prompt, rt.n_ubatch))
+    n_kv = pad(max(prompt, 1), KV_PAD)
     layer_phase = (
         4.0
         * n_tok

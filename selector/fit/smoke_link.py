@@ -1,0 +1,119 @@
+"""Where fit meets the smoke runner: predict what a smoke run will measure, learn from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from selector.catalog.schema import ModelEntry
+from selector.fit import calibration, speed
+from selector.fit.estimate import Fit, fit_from_shape
+from selector.fit.memory import ModelShape, RuntimeSettings, shape_from_catalog
+from selector.fit.quant import kv_bytes_per_element
+from selector.hardware import HardwareProfile
+
+# What the smoke child (selector/smoke/child.py) runs: llama-cpp-python's Llama() with
+# n_batch = min(512, n_ctx) and llama.cpp's context defaults (swa_full = true, flash
+# attention off). Its longest prompt (the recall probe) is under 800 bytes, so under 800
+# tokens even with a byte-level tokenizer. A deployment on llama-server differs (swa_full =
+# false, flash attention on), which is why estimate_fit defaults to RuntimeSettings().
+SMOKE_PROMPT_TOKENS = 800
+
+
+def smoke_runtime(n_ctx: int, *, prompt_tokens: int = SMOKE_PROMPT_TOKENS) -> RuntimeSettings:
+    """The runtime settings of a llama-cpp-python smoke child at `n_ctx`."""
+    n_batch = min(512, n_ctx)
+    return RuntimeSettings(
+        n_ubatch=n_batch, swa_full=True, flash_attn=False, prompt_tokens=prompt_tokens
+    )
+
+
+def _shape(model: ModelEntry | None, quantization: str, gguf_path: Path | None) -> ModelShape:
+    if gguf_path is not None:
+        from selector.fit.gguf_read import shape_from_gguf
+
+        return shape_from_gguf(gguf_path)
+    if model is None:
+        raise ValueError("need a catalog model or a GGUF path")
+    return shape_from_catalog(model, quantization)
+
+
+def predict_smoke(
+    hardware: HardwareProfile,
+    n_ctx: int,
+    *,
+    gguf_path: Path | None = None,
+    model: ModelEntry | None = None,
+    quantization: str = "Q4_K_M",
+    prompt_tokens: int = SMOKE_PROMPT_TOKENS,
+) -> Fit:
+    """The fit for the exact settings a CPU smoke run uses, to print beside its peak RSS."""
+    shape = _shape(model, quantization, gguf_path)
+    cpu_only = hardware.model_copy(update={"gpus": []})
+    fit = fit_from_shape(
+        shape,
+        cpu_only,
+        context_tokens=n_ctx,
+        runtime=smoke_runtime(n_ctx, prompt_tokens=prompt_tokens),
+        quantization=quantization,
+    )
+    return fit
+
+
+def raw_decode_tps(
+    shape: ModelShape, hardware: HardwareProfile, context_used: int, kv_cache_type: str = "f16"
+) -> float:
+    """CPU decode tokens/s at efficiency 1: RAM bandwidth / bytes read per token."""
+    weights = shape.active_weights_bytes - (0.0 if shape.tied_embeddings else shape.embedding_bytes)
+    kv = speed.kv_read_bytes_per_token(shape, context_used, kv_bytes_per_element(kv_cache_type))
+    bw, _ = speed.ram_bandwidth(hardware)
+    return bw * 1e9 / (weights + kv)
+
+
+def raw_prefill_tps(shape: ModelShape, hardware: HardwareProfile) -> float:
+    """CPU prefill tokens/s at efficiency 1: assumed FLOPS / FLOPs per prompt token."""
+    cores = hardware.cpu_cores or 4
+    return cores * speed.CPU_GFLOPS_PER_CORE * 1e9 / speed.prefill_flops_per_token(shape)
+
+
+def calibrate_from_smoke(
+    model: ModelEntry | None,
+    hardware: HardwareProfile,
+    quantization: str,
+    n_ctx: int,
+    smoke_result: Any,
+    gguf_path: Path | None = None,
+) -> float | None:
+    """Record the decode (and prefill) efficiency a passed CPU llama.cpp smoke run showed.
+
+    `smoke_result` is a SmokeResult (or anything with `decode_tokens_per_s` and
+    `prefill_tokens_per_s`). Returns the updated decode factor, or None when the run measured
+    no decode speed or ran layers on a GPU (n_gpu_layers > 0 is not calibrated here).
+    """
+    measured = float(getattr(smoke_result, "decode_tokens_per_s", 0.0) or 0.0)
+    if measured <= 0:
+        return None
+    shape = _shape(model, quantization, gguf_path)
+    speed_tokens = int(getattr(smoke_result, "speed_tokens", 0) or 128)
+    prompt = int(getattr(smoke_result, "prompt_tokens", 0) or 64)
+    context_used = min(n_ctx, prompt + speed_tokens // 2)
+    name = gguf_path.name if gguf_path else (model.id if model else "?")
+    factor = calibration.record_calibration(
+        hardware,
+        raw_decode_tps(shape, hardware, context_used),
+        measured,
+        target="cpu",
+        kind="decode",
+        detail=f"{name} n_ctx={n_ctx}",
+    )
+    prefill = float(getattr(smoke_result, "prefill_tokens_per_s", 0.0) or 0.0)
+    if prefill > 0:
+        calibration.record_calibration(
+            hardware,
+            raw_prefill_tps(shape, hardware),
+            prefill,
+            target="cpu",
+            kind="prefill",
+            detail=f"{name} n_ctx={n_ctx}",
+        )
+    return factor
