@@ -266,3 +266,54 @@ def test_duplicate_id_in_extra_catalog_is_exit_2(tmp_path: Path, repo_root: Path
     )
     assert result.exit_code == 2
     assert "duplicate model id" in result.stderr and str(extra) in result.stderr
+
+
+def test_models_dir_reports_files_matching_no_catalog_entry(tmp_path: Path) -> None:
+    from gguf_factory import make_tiny_gguf
+
+    models = tmp_path / "models"
+    models.mkdir()
+    make_tiny_gguf(models / "mystery-model.gguf", name="Mystery")
+    result = runner.invoke(
+        app,
+        [
+            "recommend",
+            str(write(tmp_path, "")),
+            "--format",
+            "json",
+            "--no-bundled-model",
+            "--models-dir",
+            str(models),
+        ],
+    )
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    unmatched = {Path(u["path"]).name: u["reason"] for u in report["unmatched_files"]}
+    assert unmatched.get("mystery-model.gguf")
+
+
+def test_missing_models_dir_option_is_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["recommend", str(write(tmp_path, "")), "--models-dir", str(tmp_path / "nowhere")]
+    )
+    assert result.exit_code == 2
+    assert "not a directory" in result.stderr
+
+
+def test_replace_catalog_uses_only_the_given_files(tmp_path: Path, repo_root: Path) -> None:
+    own = tmp_path / "own"
+    own.mkdir()
+    for name in ("licenses.toml", "gpus.toml"):
+        (own / name).write_text((repo_root / "catalog" / name).read_text(), encoding="utf-8")
+    (own / "gemma.toml").write_text(
+        (repo_root / "catalog" / "models" / "gemma-3.toml").read_text(), encoding="utf-8"
+    )
+    _, report = recommend_json(write(tmp_path, ""), "--catalog", str(own), "--replace-catalog")
+    ids = {c["id"] for c in report["candidates"]} | {e["id"] for e in report["excluded"]}
+    assert ids and all(i.startswith("gemma-3-") for i in ids)
+
+
+def test_replace_catalog_without_catalog_is_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["recommend", str(write(tmp_path, "")), "--replace-catalog"])
+    assert result.exit_code == 2
+    assert "--replace-catalog needs" in result.stderr
