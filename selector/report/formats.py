@@ -102,6 +102,8 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
                 for k in ("quality", "size_preference", "license", "tooling", "smoke")
             )
         )
+    for line in smoke_evidence_lines(report.candidates):
+        console.print(line, markup=False)
     if report.excluded:
         console.print(f"\nExcluded: {len(report.excluded)} model(s)")
         for e in report.excluded:
@@ -112,6 +114,24 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
     for note in report.notes:
         console.print(f"Note: {note}", markup=False)
     return buf.getvalue()
+
+
+def smoke_evidence_lines(candidates: list[CandidateReport]) -> list[str]:
+    """Measured figures beside what the fit model predicted for the same run."""
+    lines = []
+    for c in candidates:
+        s = c.smoke
+        if s.status.value not in ("passed", "failed"):
+            continue
+        line = (
+            f"Smoke {c.id}: {s.status.value} {s.probes_passed}/{s.probes_total} probes, "
+            f"{s.decode_tokens_per_s:.1f} tokens/s, first token {s.time_to_first_token_ms:.0f} ms, "
+            f"peak RSS {s.peak_rss_gb:.2f} GB"
+        )
+        if c.smoke_prediction is not None:
+            line += f" (predicted {c.smoke_prediction.memory_gb:.2f} GB)"
+        lines.append(line + (" [cached]" if s.cached else ""))
+    return lines
 
 
 def _md_escape(text: str) -> str:
@@ -173,7 +193,13 @@ def format_markdown(report: Report) -> str:
                 f"{s.probes_passed}/{s.probes_total} probes; "
                 f"decode {s.decode_tokens_per_s:.1f} tokens/s, "
                 f"first token {s.time_to_first_token_ms:.0f} ms, "
-                f"peak {s.peak_rss_gb:.2f} GB; sha256 `{s.model_sha256[:16]}…` ({s.backend})"
+                f"peak {s.peak_rss_gb:.2f} GB"
+                + (
+                    f" (predicted {c.smoke_prediction.memory_gb:.2f} GB)"
+                    if c.smoke_prediction is not None
+                    else ""
+                )
+                + f"; sha256 `{s.model_sha256[:16]}…` ({s.backend})"
             )
         b = c.score_breakdown
         out.append(
