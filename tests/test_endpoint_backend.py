@@ -54,7 +54,8 @@ def test_right_answers_pass_with_structured_tool_call_and_server_usage() -> None
     assert (result.probes_passed, result.probes_total) == (len(PROBES), len(PROBES))
     assert result.suite_version == SUITE_VERSION
     assert result.backend.startswith(f"endpoint {server.base_url}")
-    assert "server usage" in result.reason
+    assert "decode speed over 41 tokens (server usage)" in result.reason
+    assert (result.prompt_tokens, result.speed_tokens) == (11, 41)  # the fake server's usage
     assert result.time_to_first_token_ms > 0
     assert result.decode_tokens_per_s > 0
     tool = _outcome(result, "tool-call")

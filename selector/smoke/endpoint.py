@@ -50,6 +50,8 @@ class SpeedFigures:
     time_to_first_token_ms: float
     decode_tokens_per_s: float
     prefill_tokens_per_s: float
+    prompt_tokens: int
+    speed_tokens: int
     note: str
 
 
@@ -142,6 +144,8 @@ class EndpointBackend:
             decode_tokens_per_s=speed.decode_tokens_per_s,
             time_to_first_token_ms=speed.time_to_first_token_ms,
             prefill_tokens_per_s=speed.prefill_tokens_per_s,
+            prompt_tokens=speed.prompt_tokens,
+            speed_tokens=speed.speed_tokens,
         )
         return self._finish(http, result, outcomes, started, settings)
 
@@ -321,7 +325,7 @@ def speed_figures(streamed: StreamedCompletion) -> SpeedFigures:
     """TTFT from request to first token; decode speed over the tokens after the first."""
     tokens, source = streamed.completion_tokens
     if streamed.first_token_at is None or streamed.last_token_at is None:
-        return SpeedFigures(0.0, 0.0, 0.0, "speed run produced no tokens")
+        return SpeedFigures(0.0, 0.0, 0.0, 0, 0, "speed run produced no tokens")
     ttft_s = max(streamed.first_token_at - streamed.sent_at, 0.0)
     span = streamed.last_token_at - streamed.first_token_at
     decode = (tokens - 1) / span if tokens >= 2 and span > 0 else 0.0
@@ -334,6 +338,8 @@ def speed_figures(streamed: StreamedCompletion) -> SpeedFigures:
         time_to_first_token_ms=round(ttft_s * 1000, 1),
         decode_tokens_per_s=round(decode, 2),
         prefill_tokens_per_s=round(prefill, 1),
+        prompt_tokens=prompt_tokens or 0,
+        speed_tokens=tokens,
         note=note,
     )
 
