@@ -109,7 +109,7 @@ def main() -> int:
             lc = (
                 llama_cpp_estimate(
                     path, n_ctx, n_batch=512, swa_full=True, flash_attn=False, binary=fit_params
-                )  # fmt: skip
+                )
                 if fit_params
                 else None
             )
