@@ -243,3 +243,15 @@ def test_sse_counts_held_back_utf8_tokens_but_not_role_or_closing_chunks() -> No
     result = read_stream(lines, chat=True)
     assert result.text == "\u00e9!"
     assert result.completion_tokens == (3, "counted deltas")
+
+
+def test_hang_cut_by_the_run_deadline_says_both() -> None:
+    policy = HttpPolicy(timeout_s=30, connect_timeout_s=1, retries=0, backoff_s=0.01)
+    with (
+        fault_server("hang-before-headers") as server,
+        _client(server.base_url, policy) as http,
+        pytest.raises(EndpointError) as info,
+    ):
+        http.stream("/chat/completions", CHAT, chat=True, deadline=Deadline(1.0))
+    assert info.value.message.startswith("no response for 1 s (server hung) from POST")
+    assert info.value.message.endswith("at the smoke run's 1 s timeout")

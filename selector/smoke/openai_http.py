@@ -138,10 +138,13 @@ class OpenAIHttp:
 
         def attempt() -> list[str]:
             client = self._require_client()
+            timeout = self._timeout(deadline)
             try:
-                response = client.get(url, headers=self._headers(), timeout=self._timeout(deadline))
+                response = client.get(url, headers=self._headers(), timeout=timeout)
             except Exception as exc:
-                raise self._transport_error(exc, "GET", url, deadline, streaming=False) from None
+                raise self._transport_error(
+                    exc, "GET", url, deadline, timeout.read, streaming=False
+                ) from None
             if response.status_code >= 400:
                 raise self._status_error(response, "GET", url)
             try:
@@ -162,10 +165,11 @@ class OpenAIHttp:
         def attempt() -> StreamedCompletion:
             client = self._require_client()
             headers = self._headers()
+            timeout = self._timeout(deadline)
             sent_at = time.perf_counter()
             try:
                 with client.stream(
-                    "POST", url, json=body, headers=headers, timeout=self._timeout(deadline)
+                    "POST", url, json=body, headers=headers, timeout=timeout
                 ) as response:
                     if response.status_code >= 400:
                         response.read()
@@ -178,12 +182,14 @@ class OpenAIHttp:
                         raise EndpointError(f"{self.redact(str(exc))} from POST {url}") from None
                     except Exception as exc:
                         raise self._transport_error(
-                            exc, "POST", url, deadline, streaming=True
+                            exc, "POST", url, deadline, timeout.read, streaming=True
                         ) from None
             except (EndpointError, _Retryable):
                 raise
             except Exception as exc:
-                raise self._transport_error(exc, "POST", url, deadline, streaming=False) from None
+                raise self._transport_error(
+                    exc, "POST", url, deadline, timeout.read, streaming=False
+                ) from None
             result.sent_at = sent_at
             return result
 
@@ -252,7 +258,14 @@ class OpenAIHttp:
         return EndpointError(message, status=status)
 
     def _transport_error(
-        self, exc: Exception, method: str, url: str, deadline: Deadline, *, streaming: bool
+        self,
+        exc: Exception,
+        method: str,
+        url: str,
+        deadline: Deadline,
+        waited_s: float | None,
+        *,
+        streaming: bool,
     ) -> Exception:
         """Name the failure the way an operator would: refused, hung, reset, truncated."""
         import httpx
@@ -269,12 +282,13 @@ class OpenAIHttp:
                 return EndpointError(f"connection refused to {self.base_url}")
             return EndpointError(f"cannot connect to {self.base_url}: {text}")
         if isinstance(exc, httpx.TimeoutException):
+            waited = f"{waited_s if waited_s is not None else self.policy.timeout_s:.3g}"
+            what = "no data" if streaming else "no response"
+            hung = "stream hung" if streaming else "server hung"
+            message = f"{what} for {waited} s ({hung}) from {method} {url}"
             if deadline.remaining() <= 0.05:
-                return EndpointError(f"smoke run exceeded its {deadline.seconds:g} s timeout")
-            waited = f"{min(self.policy.timeout_s, deadline.seconds):g}"
-            if streaming:
-                return EndpointError(f"no data for {waited} s (stream hung) from {method} {url}")
-            return EndpointError(f"no response for {waited} s (server hung) from {method} {url}")
+                message += f", at the smoke run's {deadline.seconds:g} s timeout"
+            return EndpointError(message)
         if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
             if streaming:
                 return EndpointError(
