@@ -9,15 +9,18 @@ from selector.fit.calibration import load_efficiency, record_calibration
 from selector.fit.estimate import Fit, disk_size_gb, estimate_fit, fit_from_shape
 from selector.fit.memory import RuntimeSettings
 from selector.fit.quant import QUANTIZATIONS, normalize_quant
+from selector.fit.smoke_link import calibrate_from_smoke, predict_smoke
 
 __all__ = [
     "QUANTIZATIONS",
     "Fit",
     "RuntimeSettings",
+    "calibrate_from_smoke",
     "disk_size_gb",
     "estimate_fit",
     "fit_from_shape",
     "load_efficiency",
     "normalize_quant",
+    "predict_smoke",
     "record_calibration",
 ]
