@@ -262,3 +262,21 @@ def test_kv_growth_with_context_matches_the_formula(models: dict[str, Path]) -> 
         - kv_cache_bytes(shape, 1024, smoke_runtime(1024))
     ) / GIB
     assert growth == pytest.approx(large - small, rel=0.15)
+
+
+def test_calibrate_from_smoke_records_the_measured_efficiency(models: dict[str, Path]) -> None:
+    from selector.fit import calibrate_from_smoke, load_efficiency
+    from selector.fit.smoke_link import raw_decode_tps
+    from selector.smoke.interface import SmokeResult, SmokeStatus
+
+    path = models["llama-q8_0"]
+    hw = cpu_machine()
+    raw = raw_decode_tps(shape_from_gguf(path), hw, 64 + 16)
+    result = SmokeResult(status=SmokeStatus.PASSED, decode_tokens_per_s=raw / 4,
+                         prefill_tokens_per_s=100.0)  # fmt: skip
+    factor = calibrate_from_smoke(None, hw, "Q8_0", 2048, result, path)
+    assert factor == pytest.approx(0.25, rel=0.05)
+    assert load_efficiency(hw)[0] == pytest.approx(factor)
+    assert "calibrated" in load_efficiency(hw, kind="prefill")[1]
+    idle = SmokeResult(status=SmokeStatus.PASSED)
+    assert calibrate_from_smoke(None, hw, "Q8_0", 2048, idle, path) is None
