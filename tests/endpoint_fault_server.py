@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,24 @@ MODES = (
 )
 
 
+class InFlightGauge:
+    """Counts requests in flight across several servers, to check a concurrency bound."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = 0
+        self.peak = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self.now -= 1
+
+
 class FaultServer(ThreadingHTTPServer):
     """Holds the mode and what the server saw, so tests can assert on both."""
 
@@ -45,6 +64,8 @@ class FaultServer(ThreadingHTTPServer):
         usage: bool,
         answers: dict[str, str],
         reject_needle: str | None,
+        delay_s: float,
+        gauge: InFlightGauge | None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
@@ -58,6 +79,8 @@ class FaultServer(ThreadingHTTPServer):
         self.usage = usage
         self.answers = answers
         self.reject_needle = reject_needle
+        self.delay_s = delay_s
+        self.gauge = gauge
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.posts: list[dict[str, Any]] = []
@@ -141,6 +164,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"no route {self.path}"}})
 
     def do_POST(self) -> None:
+        if self.server.gauge is None:
+            self._post()
+        else:
+            with self.server.gauge:
+                self._post()
+
+    def _post(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         server = self.server
@@ -240,6 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             words = self._reply_for(body).split(" ")
             for i, word in enumerate(words):
+                if server.delay_s:
+                    time.sleep(server.delay_s)
                 piece = word if i == 0 else " " + word
                 self._event(self._chunk({"content": piece}, chat=chat))
             self._event(self._chunk({}, finish="stop", chat=chat))
@@ -266,6 +298,8 @@ def fault_server(
     usage: bool = True,
     answers: dict[str, str] | None = None,
     reject_needle: str | None = None,
+    delay_s: float = 0.0,
+    gauge: InFlightGauge | None = None,
 ) -> Iterator[FaultServer]:
     """Run a FaultServer in a thread for the duration of the block."""
     server = FaultServer(
@@ -278,6 +312,8 @@ def fault_server(
         usage=usage,
         answers=answers or {},
         reject_needle=reject_needle,
+        delay_s=delay_s,
+        gauge=gauge,
     )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import socket
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from endpoint_fault_server import fault_server
+from endpoint_fault_server import InFlightGauge, fault_server
 
 from selector.errors import InputError
 from selector.smoke.endpoint import EndpointBackend, split_reasoning
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
 from selector.smoke.probes import PROBES, SUITE_VERSION
+from selector.smoke.runner import SmokeJob, run_many
 from selector.vocab import Tuning
 
 SETTINGS = SmokeSettings(max_tokens=32, speed_tokens=16, timeout_s=20)
@@ -149,19 +150,36 @@ def test_several_endpoints_concurrently_one_bad_one_good() -> None:
         fault_server("hang-mid-stream") as hung,
         fault_server("malformed") as garbled,
     ):
-        backends = [_backend(s.base_url) for s in (good, broken, hung, garbled)]
-        assert all(b.parallel_safe and b.cache_key() is None for b in backends)
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            results = list(pool.map(lambda b: b.run(SETTINGS), backends))
-    assert [r.status for r in results] == [
+        jobs = [
+            SmokeJob(name, _backend(s.base_url))
+            for name, s in (("good", good), ("broken", broken), ("hung", hung), ("bad", garbled))
+        ]
+        assert all(j.backend.parallel_safe and j.backend.cache_key() is None for j in jobs)
+        results = run_many(jobs, SETTINGS, use_cache=False, concurrency=4)
+    assert [r.status for r in results.values()] == [
         SmokeStatus.PASSED,
         SmokeStatus.ERROR,
         SmokeStatus.ERROR,
         SmokeStatus.ERROR,
     ]
-    assert "HTTP 500" in results[1].reason
-    assert "stream hung" in results[2].reason
-    assert "malformed JSON" in results[3].reason
+    assert "HTTP 500" in results["broken"].reason
+    assert "stream hung" in results["hung"].reason
+    assert "malformed JSON" in results["bad"].reason
+
+
+def test_concurrency_bound_is_respected() -> None:
+    gauge = InFlightGauge()
+    with contextlib.ExitStack() as stack:
+        servers = [
+            stack.enter_context(
+                fault_server("ok", answers=RIGHT_ANSWERS, delay_s=0.005, gauge=gauge)
+            )
+            for _ in range(4)
+        ]
+        jobs = [SmokeJob(f"m{i}", _backend(s.base_url)) for i, s in enumerate(servers)]
+        results = run_many(jobs, SETTINGS, use_cache=False, concurrency=2)
+    assert all(r.status is not SmokeStatus.ERROR for r in results.values())
+    assert gauge.peak == 2  # two endpoints at once: concurrent, and never more than the bound
 
 
 def test_sentinel_key_never_reaches_result_repr_or_log(
