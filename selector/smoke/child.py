@@ -24,6 +24,18 @@ _THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 
 
 def _peak_rss_gb() -> float:
+    """This process's own peak resident memory.
+
+    On Linux, ru_maxrss survives exec: a child forked from a large parent reports the
+    parent's RSS at fork time. VmHWM is the high-water mark of this process's own memory.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / GIB
+    except (OSError, ValueError, IndexError):
+        pass
     # ru_maxrss is KiB on Linux, bytes on macOS
     scale = 1 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / GIB
