@@ -6,6 +6,7 @@ the hardware fingerprint and the target ("cpu" or "gpu"), written atomically.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import os
@@ -43,13 +44,21 @@ def _key(hardware: HardwareProfile, target: str) -> str:
     return f"{hardware.fingerprint()}#{target}"
 
 
+_loaded: dict[tuple[str, int], dict[str, Any]] = {}
+
+
 def _load_all() -> dict[str, Any]:
+    """The stored samples; read once per file version, since every fit estimate asks."""
     path = calibration_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        stamp = (str(path), path.stat().st_mtime_ns)
+        if stamp not in _loaded:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            _loaded.clear()
+            _loaded[stamp] = data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    return copy.deepcopy(_loaded[stamp])
 
 
 def _write_all(data: dict[str, Any]) -> None:
