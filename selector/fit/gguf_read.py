@@ -1,125 +1,23 @@
 """Model shape from a GGUF file: real tensor bytes and types, KV dimensions from metadata.
 
-`gguf.GGUFReader` decodes every tokenizer string into numpy objects (11 s for Gemma 3's
-262k-token vocabulary on the build machine), so the header is walked here with `struct`,
-skipping string arrays by length; the type tables come from the `gguf` package, and a test
-checks this reader against GGUFReader.
+The header is read by selector/gguf_header.py (fast: it skips the tokenizer's strings).
 """
 
 from __future__ import annotations
 
-import mmap
 import platform
-import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from selector.errors import InputError
 from selector.fit.memory import LayerKV, ModelShape
 from selector.fit.quant import FILE_TYPE_NAMES
-
-GGUF_MAGIC = b"GGUF"
-# GGUFValueType codes -> struct format (gguf-py/gguf/constants.py)
-_SCALAR = {
-    0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d",
-}  # fmt: skip
-_STRING, _ARRAY = 8, 9
-
-
-class GGUFError(InputError):
-    """A file that is not a readable GGUF model."""
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    name: str
-    shape: tuple[int, ...]
-    type_name: str
-    n_bytes: int
-
-
-@dataclass(frozen=True)
-class GGUFHeader:
-    """Metadata (string arrays reduced to their length) and tensor table of a GGUF file."""
-
-    metadata: dict[str, Any]
-    tensors: tuple[TensorInfo, ...]
-    file_size: int
-
-    def arch_key(self, key: str, default: Any = None) -> Any:
-        arch = self.metadata.get("general.architecture", "")
-        return self.metadata.get(f"{arch}.{key}", default)
-
-
-class _Cursor:
-    def __init__(self, buf: Any) -> None:
-        self.buf, self.pos = buf, 0
-
-    def unpack(self, fmt: str) -> Any:
-        value = struct.unpack_from("<" + fmt, self.buf, self.pos)[0]
-        self.pos += struct.calcsize("<" + fmt)
-        return value
-
-    def string(self) -> str:
-        n = self.unpack("Q")
-        raw = bytes(self.buf[self.pos : self.pos + n])
-        self.pos += n
-        return raw.decode("utf-8", errors="replace")
-
-    def value(self, vtype: int) -> Any:
-        if vtype in _SCALAR:
-            return self.unpack(_SCALAR[vtype])
-        if vtype == _STRING:
-            return self.string()
-        if vtype == _ARRAY:
-            etype, count = self.unpack("I"), self.unpack("Q")
-            if etype == _STRING:  # tokenizer vocabularies: keep the count only
-                for _ in range(count):
-                    self.pos += 8 + struct.unpack_from("<Q", self.buf, self.pos)[0]
-                return count
-            if etype in _SCALAR:
-                fmt = _SCALAR[etype]
-                size = struct.calcsize(fmt)
-                values = list(struct.unpack_from(f"<{count}{fmt}", self.buf, self.pos))
-                self.pos += size * count
-                return values
-            return [self.value(etype) for _ in range(count)]
-        raise ValueError(f"unknown GGUF value type {vtype}")
-
-
-def read_gguf_header(path: Path) -> GGUFHeader:
-    """Parse the header of `path`; GGUFError for anything that is not GGUF v2/v3."""
-    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
-
-    try:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            if mm[:4] != GGUF_MAGIC:
-                raise GGUFError(f"{path}: not a GGUF file")
-            cur = _Cursor(mm)
-            cur.pos = 4
-            version = cur.unpack("I")
-            if version not in (2, 3):
-                raise GGUFError(f"{path}: unsupported GGUF version {version}")
-            n_tensors, n_kv = cur.unpack("Q"), cur.unpack("Q")
-            meta: dict[str, Any] = {}
-            for _ in range(n_kv):
-                key = cur.string()
-                meta[key] = cur.value(cur.unpack("I"))
-            tensors = []
-            for _ in range(n_tensors):
-                name = cur.string()
-                dims = tuple(cur.unpack("Q") for _ in range(cur.unpack("I")))
-                ttype = GGMLQuantizationType(cur.unpack("I"))
-                cur.unpack("Q")  # offset
-                block, size = GGML_QUANT_SIZES[ttype]
-                n = 1
-                for d in dims:
-                    n *= d
-                tensors.append(TensorInfo(name, dims, ttype.name, n // block * size))
-            return GGUFHeader(meta, tuple(tensors), len(mm))
-    except (OSError, ValueError, struct.error, KeyError) as exc:
-        raise GGUFError(f"{path}: cannot read GGUF header ({exc})") from exc
+from selector.gguf_header import (
+    ArrayInfo,
+    GGUFFormatError,
+    GGUFHeader,
+    TensorInfo,
+    read_gguf_header,
+)
 
 
 def _per_layer(value: Any, n_layers: int, default: int) -> list[int]:
@@ -180,7 +78,7 @@ def shape_from_gguf(path: Path, *, cpu_repack: bool = True) -> ModelShape:
     n_embd = int(header.arch_key("embedding_length", 0))
     if not n_layers or not n_embd:
         arch = meta.get("general.architecture")
-        raise GGUFError(f"{path}: no block_count/embedding_length for architecture {arch!r}")
+        raise GGUFFormatError(f"{path}: no block_count/embedding_length for architecture {arch!r}")
     heads = _per_layer(header.arch_key("attention.head_count"), n_layers, 1)
     kv_heads = _per_layer(header.arch_key("attention.head_count_kv"), n_layers, heads[0])
     head_dim = n_embd // max(heads[0], 1)
@@ -203,7 +101,8 @@ def shape_from_gguf(path: Path, *, cpu_repack: bool = True) -> ModelShape:
     tensors = {t.name: t for t in header.tensors}
     weights = float(sum(t.n_bytes for t in header.tensors))
     embd = tensors.get("token_embd.weight")
-    n_vocab = int(meta.get("tokenizer.ggml.tokens") or (embd.shape[1] if embd else 0))
+    tokens = meta.get("tokenizer.ggml.tokens")
+    n_vocab = tokens.count if isinstance(tokens, ArrayInfo) else (embd.shape[1] if embd else 0)
     tied = "output.weight" not in tensors
     active = weights
     experts = int(header.arch_key("expert_count", 0) or 0)
@@ -211,9 +110,9 @@ def shape_from_gguf(path: Path, *, cpu_repack: bool = True) -> ModelShape:
     if experts and used:
         expert_bytes = sum(t.n_bytes for t in header.tensors if "_exps." in t.name)
         active = weights - expert_bytes * (1 - used / experts)
-    params = sum(_numel(t) for t in header.tensors)
+    params = sum(t.numel for t in header.tensors)
     active_params = params * active / max(weights, 1.0)
-    embd_params = float(_numel(embd)) if embd else 0.0
+    embd_params = float(embd.numel) if embd else 0.0
     out = tensors.get("output.weight")
     machine = platform.machine().lower()
     repack = (
@@ -234,17 +133,10 @@ def shape_from_gguf(path: Path, *, cpu_repack: bool = True) -> ModelShape:
         active_weights_bytes=active,
         active_params=active_params,
         embedding_params=embd_params,
-        output_params=float(_numel(out)) if out else embd_params,
+        output_params=float(out.numel) if out else embd_params,
         embedding_bytes=float(embd.n_bytes) if embd else 0.0,
         tied_embeddings=tied,
         repack_bytes=repack,
         basis=f"GGUF tensors: {path.name} ({ftype}, {weights / 2**30:.3f} GiB of tensors, "
         f"{params / 1e9:.3f}B parameters)",
     )
-
-
-def _numel(t: TensorInfo) -> int:
-    n = 1
-    for d in t.shape:
-        n *= d
-    return n

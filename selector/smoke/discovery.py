@@ -4,72 +4,30 @@ A file is matched by its name (the catalog's known `gguf_files`) or by what the 
 about itself (`general.architecture`, name, base name, size label, fine-tune). A file that
 matches nothing is reported with the reason, never dropped.
 
-GGUF metadata is read here by a small header reader built on the `gguf` package's constants:
-`gguf.GGUFReader` also indexes every tokenizer entry and tensor, which takes seconds on a
-262k-token vocabulary, while this reader skips arrays it does not need.
+GGUF metadata comes from selector/gguf_header.py, which reads only the header.
 """
 
 from __future__ import annotations
 
-import mmap
 import re
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from gguf import GGUF_MAGIC, GGUFValueType, LlamaFileType
+from gguf import LlamaFileType
 
 from selector.catalog import Catalog, ModelEntry
 from selector.errors import InputError
+from selector.gguf_header import GGUFFormatError, GGUFHeader, read_gguf_header
 from selector.vocab import Tuning
 
 DEMO_MODEL_ID = "gemma-3-270m"
 
-_SCALARS: dict[GGUFValueType, str] = {
-    GGUFValueType.UINT8: "<B",
-    GGUFValueType.INT8: "<b",
-    GGUFValueType.UINT16: "<H",
-    GGUFValueType.INT16: "<h",
-    GGUFValueType.UINT32: "<I",
-    GGUFValueType.INT32: "<i",
-    GGUFValueType.FLOAT32: "<f",
-    GGUFValueType.BOOL: "<?",
-    GGUFValueType.UINT64: "<Q",
-    GGUFValueType.INT64: "<q",
-    GGUFValueType.FLOAT64: "<d",
-}
-_MAX_STRING = 1 << 26  # 64 MiB: beyond this a length field is garbage, not a string
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 
 
-class GGUFFormatError(InputError):
-    """The file is not a GGUF llama.cpp could load."""
-
-
 @dataclass(frozen=True)
-class ArrayInfo:
-    """An array value left unread: its element type and length."""
-
-    item_type: str
-    count: int
-
-
-@dataclass(frozen=True)
-class GGUFInfo:
+class GGUFInfo(GGUFHeader):
     """What a GGUF file says about itself, as far as discovery and reports need."""
-
-    path: Path
-    version: int
-    tensor_count: int
-    metadata: dict[str, Any] = field(repr=False)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.metadata.get(key, default)
-
-    @property
-    def architecture(self) -> str:
-        return str(self.get("general.architecture", ""))
 
     @property
     def quantization(self) -> str:
@@ -101,82 +59,9 @@ class GGUFInfo:
 
 
 def read_gguf_metadata(path: Path) -> GGUFInfo:
-    """The key/value header of a GGUF file; arrays are summarised, not read."""
-    try:
-        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            return _parse_header(path, buf)
-    except GGUFFormatError:
-        raise
-    except (ValueError, OSError) as exc:  # empty file (mmap), unreadable file
-        raise GGUFFormatError(f"{path}: not a loadable GGUF: {exc}") from None
-
-
-def _parse_header(path: Path, buf: mmap.mmap) -> GGUFInfo:
-    pos = 0
-
-    def take(fmt: str) -> Any:
-        nonlocal pos
-        size = struct.calcsize(fmt)
-        if pos + size > len(buf):
-            raise GGUFFormatError(f"{path}: not a loadable GGUF: header cut short at byte {pos}")
-        (value,) = struct.unpack_from(fmt, buf, pos)
-        pos += size
-        return value
-
-    def take_string() -> str:
-        nonlocal pos
-        length = take("<Q")
-        if length > _MAX_STRING or pos + length > len(buf):
-            raise GGUFFormatError(f"{path}: not a loadable GGUF: bad string length at byte {pos}")
-        raw = bytes(buf[pos : pos + length])
-        pos += length
-        return raw.decode("utf-8", errors="replace")
-
-    def take_value(vtype: GGUFValueType) -> Any:
-        nonlocal pos
-        if vtype is GGUFValueType.STRING:
-            return take_string()
-        if vtype is GGUFValueType.ARRAY:
-            item_type, count = _value_type(take("<I")), take("<Q")
-            if item_type in _SCALARS:
-                size = struct.calcsize(_SCALARS[item_type])
-                if pos + size * count > len(buf):
-                    raise GGUFFormatError(f"{path}: not a loadable GGUF: array past end of file")
-                pos += size * count
-            elif item_type is GGUFValueType.STRING:  # a vocabulary: hop over, tight loop
-                unpack, end, p = struct.unpack_from, len(buf) - 8, pos
-                for _ in range(count):
-                    if p > end:
-                        raise GGUFFormatError(f"{path}: not a loadable GGUF: array past end")
-                    p += 8 + unpack("<Q", buf, p)[0]
-                pos = p
-            else:
-                for _ in range(count):
-                    take_value(item_type)
-            return ArrayInfo(item_type.name, count)
-        return take(_SCALARS[vtype])
-
-    def _value_type(raw: int) -> GGUFValueType:
-        try:
-            return GGUFValueType(raw)
-        except ValueError:
-            raise GGUFFormatError(
-                f"{path}: not a loadable GGUF: unknown value type {raw} at byte {pos}"
-            ) from None
-
-    if len(buf) < 24 or take("<I") != GGUF_MAGIC:
-        raise GGUFFormatError(f"{path}: not a loadable GGUF: no GGUF magic at the start")
-    version = take("<I")
-    if version not in (2, 3):
-        raise GGUFFormatError(f"{path}: not a loadable GGUF: unsupported GGUF version {version}")
-    tensor_count, kv_count = take("<Q"), take("<Q")
-    if kv_count > 1_000_000 or tensor_count > 10_000_000:
-        raise GGUFFormatError(f"{path}: not a loadable GGUF: implausible header counts")
-    metadata: dict[str, Any] = {}
-    for _ in range(kv_count):
-        key = take_string()
-        metadata[key] = take_value(_value_type(take("<I")))
-    return GGUFInfo(path=path, version=version, tensor_count=tensor_count, metadata=metadata)
+    """The key/value header of a GGUF file; string arrays are summarised, not read."""
+    header = read_gguf_header(path, tensors=False)
+    return GGUFInfo(header.path, header.version, header.tensor_count, header.metadata)
 
 
 def guess_tuning(info: GGUFInfo) -> Tuning:
