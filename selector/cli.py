@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 
 # pydantic looks up plugin entry points across every installed distribution the first time a
 # model is built: about a sixth of a catalog-only run's time. The CLI uses no pydantic plugin.
@@ -20,6 +19,7 @@ import typer
 
 from selector import __version__
 from selector.errors import InputError, SelectorError
+from selector.paths import write_atomic
 from selector.report.formats import OutputFormat
 
 if TYPE_CHECKING:
@@ -95,14 +95,7 @@ def write_output(text: str, output: Path | None) -> None:
     directory = output.resolve().parent
     if not directory.is_dir():
         raise InputError(f"--output {output}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(output, text)
 
 
 def _load_catalog(extra: list[Path] | None, replace: bool = False) -> Catalog:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import os
 import statistics
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from selector.hardware import HardwareProfile
+from selector.paths import cache_dir, write_atomic
 
 # Defaults when nothing was measured on this machine. GPU decode: 0.55 of the memory
 # bandwidth (the factor llmfit uses for llama.cpp). CPU decode: 0.5. Prefill: fraction of the
@@ -24,16 +23,6 @@ DEFAULT_EFFICIENCY = {"gpu": 0.55, "cpu": 0.5}
 DEFAULT_PREFILL_EFFICIENCY = {"gpu": 0.5, "cpu": 1.0}
 MAX_SAMPLES = 20  # the factor is the median of the last MAX_SAMPLES samples
 FILE_NAME = "fit-calibration.json"
-
-
-def cache_dir() -> Path:
-    """Where selector keeps its caches: `SELECTOR_CACHE_DIR`, else platformdirs' user cache."""
-    env = os.environ.get("SELECTOR_CACHE_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("selector"))
 
 
 def calibration_path() -> Path:
@@ -62,16 +51,7 @@ def _load_all() -> dict[str, Any]:
 
 
 def _write_all(data: dict[str, Any]) -> None:
-    path = calibration_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".fit-calibration-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(calibration_path(), json.dumps(data, indent=2, sort_keys=True))
 
 
 def record_calibration(

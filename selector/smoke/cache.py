@@ -11,46 +11,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from selector.paths import cache_dir, write_atomic
 from selector.smoke.interface import SmokeResult
-
-CACHE_ENV = "SELECTOR_CACHE_DIR"
-
-
-def selector_cache_dir() -> Path:
-    """`$SELECTOR_CACHE_DIR`, else the user cache directory platformdirs gives for selector."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("selector"))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temp file in the same directory, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _hash_memo_path(path: Path, root: Path | None = None) -> Path:
     ident = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    return (root or selector_cache_dir() / "smoke") / "hashes" / f"{ident}.json"
+    return (root or cache_dir() / "smoke") / "hashes" / f"{ident}.json"
 
 
 def _stat_key(path: Path) -> dict[str, int]:
@@ -96,7 +69,7 @@ class SmokeCache:
     """Smoke results by key under `root` (default: the user cache dir's `smoke/`)."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = root if root is not None else selector_cache_dir() / "smoke"
+        self.root = root if root is not None else cache_dir() / "smoke"
 
     def _entry(self, key: str) -> Path:
         return self.root / "results" / f"{key}.json"
