@@ -83,7 +83,13 @@ def smoke_command(
             tuning=tuning or Tuning.INSTRUCT,
             timeout_s=timeout,
         )
-        extra.update(model_path=None, endpoint=endpoint, model=served_model, fit=None)
+        extra.update(
+            model_path=None,
+            endpoint=endpoint,
+            model=served_model,
+            tuning=backend.tuning.value,
+            fit=None,
+        )
     else:
         if model is None:
             raise InputError("give a GGUF file, or --endpoint URL --model NAME")
