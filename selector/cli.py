@@ -12,6 +12,7 @@ import sys
 # model is built: about a sixth of a catalog-only run's time. The CLI uses no pydantic plugin.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -40,7 +41,6 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="Browse and check the model catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-
 
 
 @functools.cache
@@ -79,6 +79,16 @@ def _root(
     ] = False,
 ) -> None:
     """selector: open-weight LLM selection for enterprises."""
+
+
+class TableOrJson(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+
+
+class TextOrJson(str, Enum):
+    TEXT = "text"
+    JSON = "json"
 
 
 CatalogOption = Annotated[
@@ -199,16 +209,16 @@ def _smoke_progress(plan: SmokePlan) -> Progress:
 @app.command()
 @handles_errors
 def hardware(
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[
+        TableOrJson, typer.Option("--format", help="Output format.")
+    ] = TableOrJson.TABLE,
     catalog: CatalogOption = None,
 ) -> None:
     """What this machine offers as selector sees it (CPU, RAM, GPUs, free memory)."""
     from selector.hardware import detect_hardware, enrich_detected
 
-    if fmt not in ("table", "json"):
-        raise InputError(f"--format {fmt!r}: expected table or json")
     profile = enrich_detected(detect_hardware(), _load_catalog(catalog))
-    if fmt == "json":
+    if fmt is TableOrJson.JSON:
         sys.stdout.write(profile.model_dump_json(indent=2) + "\n")
         return
     from rich.console import Console
@@ -241,17 +251,17 @@ def schema() -> None:
 @catalog_app.command("list")
 @handles_errors
 def catalog_list(
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[
+        TableOrJson, typer.Option("--format", help="Output format.")
+    ] = TableOrJson.TABLE,
     catalog: CatalogOption = None,
 ) -> None:
     """One line (or JSON object) per model variant."""
     from selector.catalog.views import catalog_rows, format_catalog_table
 
-    if fmt not in ("table", "json"):
-        raise InputError(f"--format {fmt!r}: expected table or json")
     cat = _load_catalog(catalog)
     rows = catalog_rows(cat)
-    if fmt == "json":
+    if fmt is TableOrJson.JSON:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
         sys.stdout.write(format_catalog_table(rows, color=sys.stdout.isatty()))
@@ -261,7 +271,7 @@ def catalog_list(
 @handles_errors
 def catalog_show(
     model_id: Annotated[str, typer.Argument(help="Catalog id, e.g. qwen3-30b-a3b.")],
-    fmt: Annotated[str, typer.Option("--format", help="toml-like text or json")] = "text",
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format.")] = TextOrJson.TEXT,
     catalog: CatalogOption = None,
 ) -> None:
     """Every fact the catalog holds about one model, with its license and sources."""
@@ -269,14 +279,12 @@ def catalog_show(
 
     cat = _load_catalog(catalog)
     model = cat.model(model_id)
-    if fmt == "json":
+    if fmt is TextOrJson.JSON:
         data = model.model_dump(mode="json")
         data["license_terms"] = cat.licenses[model.license].model_dump(mode="json")
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
-    elif fmt == "text":
-        sys.stdout.write(format_model_detail(model, cat.licenses[model.license]))
     else:
-        raise InputError(f"--format {fmt!r}: expected text or json")
+        sys.stdout.write(format_model_detail(model, cat.licenses[model.license]))
 
 
 @catalog_app.command("validate")
