@@ -194,6 +194,7 @@ def recommend(
             license=a.license.spdx or a.license.id,
             origin_country=a.model.origin_country,
             reasons=[ExclusionReason(code=r.code, message=r.message) for r in a.reasons],
+            smoke=a.smoke if a.smoke and a.smoke.status is not SmokeStatus.SKIPPED else None,
         )
         for a in assessments
         if a.excluded

@@ -78,6 +78,7 @@ class ExcludedReport(_Out):
     license: str
     origin_country: str
     reasons: list[ExclusionReason]
+    smoke: SmokeResult | None = Field(None, description="the evidence when a smoke test ran")
 
 
 class UnmatchedFile(_Out):

@@ -158,7 +158,30 @@ def _predicted_fit(
     except Exception as exc:  # a prediction we cannot make is noted, not fatal
         extra["fit_error"] = f"{type(exc).__name__}: {exc}"
         return None
+    fit = fit.model_copy(update={"llama_cpp_estimate_gb": _llama_cpp_cross_check(path, result)})
     return fit.model_dump(mode="json")
+
+
+def _llama_cpp_cross_check(path: Path, result: SmokeResult) -> float | None:
+    """llama.cpp's own no_alloc estimate for the child's settings, where `llama-fit-params` is
+    installed (PATH, $SELECTOR_LLAMA_FIT_PARAMS, or the bench build); the llama-cpp-python
+    bindings do not expose it."""
+    from selector.fit.llama_cpp_check import find_fit_params, llama_cpp_estimate
+
+    if find_fit_params() is None:
+        return None
+    n_ctx = result.n_ctx or 2048
+    estimate = llama_cpp_estimate(
+        path,
+        n_ctx,
+        n_batch=min(512, n_ctx),
+        n_ubatch=min(512, n_ctx),
+        swa_full=True,
+        flash_attn=False,
+        n_gpu_layers=0,
+        timeout_s=60,
+    )
+    return round(estimate.total_gb, 3) if estimate else None
 
 
 class _status:
@@ -197,7 +220,10 @@ def _render_table(result: SmokeResult, extra: dict[str, Any]) -> None:
     facts.add_column(style="dim")
     facts.add_column()
     fit = extra.get("fit") or {}
-    predicted = f" (predicted {fit['memory_gb']:.2f} GiB)" if fit.get("memory_gb") else ""
+    predicted = f" (predicted {fit['memory_gb']:.2f} GiB" if fit.get("memory_gb") else ""
+    if predicted and fit.get("llama_cpp_estimate_gb"):
+        predicted += f"; llama.cpp estimates {fit['llama_cpp_estimate_gb']:.2f} GiB"
+    predicted += ")" if predicted else ""
     rows = [
         ("backend", f"{result.backend} {result.llama_cpp_version}".strip()),
         ("catalog id", str(extra.get("catalog_id") or "-")),
