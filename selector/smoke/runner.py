@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from selector import __version__
 from selector.smoke.cache import SmokeCache, cache_key
 from selector.smoke.interface import SmokeBackend, SmokeResult, SmokeSettings, SmokeStatus
 from selector.smoke.probes import SUITE_VERSION
@@ -55,6 +56,7 @@ def result_key(
     parts = {
         "model": model_key,
         "suite_version": SUITE_VERSION,
+        "selector_version": __version__,  # how figures are measured changes between releases
         "hardware": fingerprint if fingerprint is not None else hardware_fingerprint(),
         "settings": settings.model_dump(mode="json"),
     }
