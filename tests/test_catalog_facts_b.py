@@ -125,6 +125,37 @@ def test_nemotron_nano_hybrid(models: dict[str, ModelEntry]) -> None:
     assert m.context_tokens == 1048576 and m.gguf_arch == "nemotron_h_moe"
 
 
+# Megatron-Bridge Nemotron3SuperProvider (88-layer hybrid_override_pattern: 40 M, 40 E, 8 *;
+# 32 Q / 2 KV groups of 128; 512 experts, top-22):
+# https://github.com/NVIDIA-NeMo/Megatron-Bridge/blob/main/src/megatron/bridge/models/nemotronh/nemotron_h_provider.py
+# 120.6B / 12.7B: https://github.com/NVIDIA-NeMo/Nemotron/blob/main/docs/nemotron/super3/README.md
+# License and release date: https://huggingface.co/nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4
+def test_nemotron_super_hybrid(models: dict[str, ModelEntry]) -> None:
+    m = models["nemotron-3-super-120b-a12b"]
+    assert m.architecture is Architecture.HYBRID
+    assert (m.params_b, m.active_params_b, m.layers, m.global_layers) == (120.6, 12.7, 88, 8)
+    att = m.attention
+    assert (att.heads, att.kv_heads, att.head_dim) == (32, 2, 128)
+    assert m.moe is not None and (m.moe.experts, m.moe.experts_per_token) == (512, 22)
+    assert m.license == "nvidia-nemotron-open-model"
+    assert m.release_date.isoformat() == "2026-03-11"
+
+
+# HF config.json as tabulated by NVIDIA (108 layers = 48 Mamba-2 + 48 MoE + 12 attention;
+# 64 Q / 2 KV of 128; 512 experts, top-22; config max context 262,144):
+# https://github.com/NVIDIA-NeMo/Nemotron/blob/main/usage-cookbook/Nemotron-3-Ultra/nemotron3-ultra-post-training-sizing.md
+# License (OpenMDW-1.1) and release date are secondary only, so they must stay marked unverified.
+def test_nemotron_ultra_hybrid(models: dict[str, ModelEntry]) -> None:
+    m = models["nemotron-3-ultra-550b-a55b"]
+    assert m.architecture is Architecture.HYBRID
+    assert (m.params_b, m.active_params_b, m.layers, m.global_layers) == (550, 55, 108, 12)
+    att = m.attention
+    assert (att.heads, att.kv_heads, att.head_dim) == (64, 2, 128)
+    assert m.moe is not None and (m.moe.experts, m.moe.experts_per_token) == (512, 22)
+    assert m.context_tokens == 262144
+    assert {"license", "release_date"} <= set(m.unverified)
+
+
 # OLMo-core TransformerConfig.olmo2_32B / olmo3_32B / olmo3_7B (github.com/allenai/OLMo-core);
 # sliding window 4096 on 3 of 4 layers, Olmo 3 context 65,536 (https://allenai.org/blog/olmo3)
 def test_olmo(models: dict[str, ModelEntry]) -> None:
