@@ -166,8 +166,10 @@ print(json.dumps({"hwm_kib": hwm, "decode": report.get("decode_tokens_per_s", 0.
 """
 
 
-def measure_peak_rss_gb(path: Path, n_ctx: int, *, probes: bool = False) -> tuple[float, float]:
-    """Peak RSS (GiB) and decode tokens/s of the smoke child's run of `path` at `n_ctx`."""
+def measure_run(
+    path: Path, n_ctx: int, *, probes: bool = False, speed_tokens: int = 32, threads: int = 1
+) -> dict[str, float]:
+    """Peak RSS (`hwm_kib`), decode tokens/s and prompt tokens of one smoke-child run."""
     import json
     import subprocess
     import sys
@@ -179,9 +181,9 @@ def measure_peak_rss_gb(path: Path, n_ctx: int, *, probes: bool = False) -> tupl
             "n_gpu_layers": 0,
             "seed": 0,
             "max_tokens": 8,
-            "speed_tokens": 32,
+            "speed_tokens": speed_tokens,
         },
-        "threads": 1,
+        "threads": threads,
         "tuning": "base",
         "probe_ids": None if probes else [],
         "result_path": "",
@@ -196,6 +198,12 @@ def measure_peak_rss_gb(path: Path, n_ctx: int, *, probes: bool = False) -> tupl
     ).stdout
     report = json.loads(out.strip().splitlines()[-1])
     assert not report["error"], report["error"]
+    return report  # type: ignore[no-any-return]
+
+
+def measure_peak_rss_gb(path: Path, n_ctx: int, *, probes: bool = False) -> tuple[float, float]:
+    """Peak RSS (GiB) and decode tokens/s of the smoke child's run of `path` at `n_ctx`."""
+    report = measure_run(path, n_ctx, probes=probes)
     return report["hwm_kib"] * 1024 / GIB, float(report["decode"])
 
 
@@ -266,18 +274,28 @@ def test_kv_growth_with_context_matches_the_formula(models: dict[str, Path]) -> 
 
 
 def test_calibrate_from_smoke_records_the_measured_efficiency(models: dict[str, Path]) -> None:
-    from selector.fit import calibrate_from_smoke, load_efficiency
-    from selector.fit.smoke_link import raw_decode_tps
+    """One smoke run: only the efficiency is fitted, beside the default per-token overhead."""
+    from selector.fit import calibrate_from_smoke, load_decode_model, load_efficiency
+    from selector.fit.decode_model import default_model
+    from selector.fit.smoke_link import predict_decode_tps, raw_decode_tps
     from selector.smoke.interface import SmokeResult, SmokeStatus
 
     path = models["llama-q8_0"]
+    shape = shape_from_gguf(path)
     hw = cpu_machine()
-    raw = raw_decode_tps(shape_from_gguf(path), hw, 64 + 16)
-    result = SmokeResult(status=SmokeStatus.PASSED, decode_tokens_per_s=raw / 4,
-                         prefill_tokens_per_s=100.0)  # fmt: skip
+    bytes_s = 1 / raw_decode_tps(shape, hw, 64 + 16)  # the run's context: prompt + half the run
+    seconds = bytes_s / 0.25 + default_model("cpu").overhead_s(shape.n_layers, shape.n_vocab)
+    result = SmokeResult(status=SmokeStatus.PASSED, decode_tokens_per_s=1 / seconds,
+                         prefill_tokens_per_s=100.0, prompt_tokens=64, speed_tokens=32)  # fmt: skip
     factor = calibrate_from_smoke(None, hw, "Q8_0", 2048, result, path)
-    assert factor == pytest.approx(0.25, rel=0.05)
-    assert load_efficiency(hw)[0] == pytest.approx(factor)
+    assert factor == pytest.approx(0.25, rel=0.01)
+    model = load_decode_model(hw)
+    assert model.efficiency == pytest.approx(factor)
+    assert model.layer_ms == default_model("cpu").layer_ms
+    assert "efficiency calibrated from 1 smoke test(s) of 1 model(s)" in model.source
     assert "calibrated" in load_efficiency(hw, kind="prefill")[1]
+    assert predict_decode_tps(shape, hw, 64 + 16, model) == pytest.approx(1 / seconds)
+    fit = predict_smoke(hw, 2048, gguf_path=path)
+    assert "0.25 efficiency" in fit.speed_basis and "per-token overhead" in fit.speed_basis
     idle = SmokeResult(status=SmokeStatus.PASSED)
     assert calibrate_from_smoke(None, hw, "Q8_0", 2048, idle, path) is None

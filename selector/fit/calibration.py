@@ -1,7 +1,8 @@
-"""Per-machine efficiency factors for the speed projections, learned from smoke tests.
+"""Per-machine speed calibration learned from smoke tests: decode samples and prefill factors.
 
 Stored as JSON in the user cache dir (`SELECTOR_CACHE_DIR` overrides it, for tests), keyed by
-the hardware fingerprint and the target ("cpu" or "gpu"), written atomically.
+the hardware fingerprint and the target ("cpu" or "gpu"), written atomically. A file that
+cannot be read or parsed counts as no calibration.
 """
 
 from __future__ import annotations
@@ -13,15 +14,20 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from selector.fit.decode_model import DecodeModel, DecodeSample, fit_decode_model
 from selector.hardware import HardwareProfile
 from selector.paths import cache_dir, write_atomic
 
-# Defaults when nothing was measured on this machine. GPU decode: 0.55 of the memory
-# bandwidth (the factor llmfit uses for llama.cpp). CPU decode: 0.5. Prefill: fraction of the
-# GPU's dense FP16 throughput, or of the CPU's assumed FLOPS (speed.py).
-DEFAULT_EFFICIENCY = {"gpu": 0.55, "cpu": 0.5}
+# Prefill: fraction of the GPU's dense FP16 throughput, or of the CPU's assumed FLOPS
+# (speed.py), until smoke runs calibrate it (median of the last MAX_SAMPLES ratios).
 DEFAULT_PREFILL_EFFICIENCY = {"gpu": 0.5, "cpu": 1.0}
-MAX_SAMPLES = 20  # the factor is the median of the last MAX_SAMPLES samples
+MAX_SAMPLES = 20  # prefill ratios kept
+MAX_DECODE_SAMPLES = 40  # decode samples kept (the fit wants several models)
+DECODE_KEY = "decode_samples"
+# Before the per-token overhead model, decode samples were bare ratios under "decode"; they
+# cannot feed the fit (no bytes, layers or vocabulary), so they are ignored and dropped on the
+# next write.
+OLD_DECODE_KEY = "decode"
 FILE_NAME = "fit-calibration.json"
 
 
@@ -54,47 +60,117 @@ def _write_all(data: dict[str, Any]) -> None:
     write_atomic(calibration_path(), json.dumps(data, indent=2, sort_keys=True))
 
 
-def record_calibration(
+def _entry(data: dict[str, Any], hardware: HardwareProfile, target: str) -> dict[str, Any]:
+    entry = data.get(_key(hardware, target))
+    if not isinstance(entry, dict):
+        entry = data[_key(hardware, target)] = {}
+    return entry
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def decode_samples(hardware: HardwareProfile, target: str = "cpu") -> list[DecodeSample]:
+    """The well-formed decode samples stored for this machine and target, oldest first."""
+    raw = _load_all().get(_key(hardware, target), {})
+    stored = raw.get(DECODE_KEY, []) if isinstance(raw, dict) else []
+    samples = [DecodeSample.from_json(s) for s in stored] if isinstance(stored, list) else []
+    return [s for s in samples if s is not None]
+
+
+def record_decode_sample(
+    hardware: HardwareProfile, sample: DecodeSample, *, target: str = "cpu"
+) -> DecodeModel:
+    """Store one measured decode run; return the model refitted with it."""
+    if sample.measured_tps <= 0 or sample.bytes_per_token <= 0:
+        raise ValueError("a decode sample needs positive bytes per token and speed")
+    kept = decode_samples(hardware, target)
+    if not sample.at:
+        sample = DecodeSample(**{**sample.to_json(), "at": _now()})
+    kept = [*kept, sample][-MAX_DECODE_SAMPLES:]
+    data = _load_all()
+    entry = _entry(data, hardware, target)
+    entry.pop(OLD_DECODE_KEY, None)
+    entry[DECODE_KEY] = [s.to_json() for s in kept]
+    _write_all(data)
+    return load_decode_model(hardware, target=target, threads=sample.threads or None)
+
+
+def load_decode_model(
+    hardware: HardwareProfile, *, target: str = "cpu", threads: int | None = None
+) -> DecodeModel:
+    """The decode model for this machine: fitted to its samples, or the defaults.
+
+    Speed depends on the thread count, so only samples run with `threads` (default: the
+    machine's physical cores, what llama.cpp and the smoke runner use) are fitted when there
+    are any; otherwise all of them.
+    """
+    samples = decode_samples(hardware, target)
+    wanted = threads or hardware.cpu_cores
+    same = [s for s in samples if s.threads == wanted]
+    return fit_decode_model(tuple(same or samples), target)
+
+
+def record_prefill_calibration(
     hardware: HardwareProfile,
     predicted_raw_tps: float,
     measured_tps: float,
     *,
     target: str = "cpu",
-    kind: str = "decode",
     detail: str = "",
 ) -> float:
-    """Store one (raw prediction, measurement) pair; return the updated factor.
+    """Store one prefill (raw prediction, measurement) pair; return the updated factor.
 
-    `predicted_raw_tps` is the projection with efficiency 1.0 (bandwidth / bytes per token for
-    decode, FLOPS / FLOPs per token for prefill), so the factor is measured / raw.
+    `predicted_raw_tps` is FLOPS / FLOPs per token at efficiency 1, so the factor is
+    measured / raw.
     """
     if predicted_raw_tps <= 0 or measured_tps <= 0:
         raise ValueError("calibration needs positive predicted and measured speeds")
     data = _load_all()
-    entry = data.setdefault(_key(hardware, target), {})
-    samples = entry.setdefault(kind, [])
+    entry = _entry(data, hardware, target)
+    samples = entry.get("prefill")
+    if not isinstance(samples, list):
+        samples = entry["prefill"] = []
     samples.append(
         {
             "ratio": measured_tps / predicted_raw_tps,
             "predicted_raw_tps": predicted_raw_tps,
             "measured_tps": measured_tps,
             "detail": detail,
-            "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "at": _now(),
         }
     )
     del samples[:-MAX_SAMPLES]
     _write_all(data)
-    return statistics.median(s["ratio"] for s in samples)
+    return load_efficiency(hardware, target=target, kind="prefill")[0]
+
+
+def _ratios(samples: Any) -> list[float]:
+    if not isinstance(samples, list):
+        return []
+    out = []
+    for s in samples:
+        ratio = s.get("ratio") if isinstance(s, dict) else None
+        if isinstance(ratio, int | float) and ratio > 0:
+            out.append(float(ratio))
+    return out
 
 
 def load_efficiency(
     hardware: HardwareProfile, *, target: str = "cpu", kind: str = "decode"
 ) -> tuple[float, str]:
-    """The efficiency factor to use and where it comes from (calibrated or default)."""
-    samples = _load_all().get(_key(hardware, target), {}).get(kind, [])
-    ratios = [s["ratio"] for s in samples if isinstance(s, dict) and s.get("ratio", 0) > 0]
+    """The efficiency factor to use and where it comes from (calibrated or default).
+
+    For decode this is the bandwidth efficiency of `load_decode_model`, whose per-token
+    overhead comes on top.
+    """
+    if kind == "decode":
+        model = load_decode_model(hardware, target=target)
+        return model.efficiency, model.source
+    entry = _load_all().get(_key(hardware, target), {})
+    ratios = _ratios(entry.get(kind) if isinstance(entry, dict) else None)
     if ratios:
         factor = statistics.median(ratios)
         return factor, f"calibrated from {len(ratios)} smoke test(s) on this machine"
-    defaults = DEFAULT_EFFICIENCY if kind == "decode" else DEFAULT_PREFILL_EFFICIENCY
-    return defaults[target], "default; not calibrated"
+    return DEFAULT_PREFILL_EFFICIENCY[target], "default; not calibrated"

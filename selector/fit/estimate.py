@@ -115,9 +115,13 @@ def fit_from_shape(
     where = place(shape, mem, layer_phase, decode_read, hardware)
 
     target = "cpu" if where.kind in ("cpu", "none") else "gpu"
-    eff, eff_basis = calibration.load_efficiency(hardware, target=target)
     spd = speed.decode_speed(
-        where.gpu_read_per_token, where.cpu_read_per_token, hardware, eff, eff_basis
+        where.gpu_read_per_token,
+        where.cpu_read_per_token,
+        hardware,
+        calibration.load_decode_model(hardware, target=target),
+        shape.n_layers,
+        shape.n_vocab,
     )
     p_eff, p_basis = calibration.load_efficiency(hardware, target=target, kind="prefill")
     ttft, ttft_basis = speed.time_to_first_token_ms(

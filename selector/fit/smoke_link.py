@@ -7,6 +7,7 @@ from typing import Any
 
 from selector.catalog.schema import ModelEntry
 from selector.fit import calibration, speed
+from selector.fit.decode_model import DecodeModel, DecodeSample
 from selector.fit.estimate import Fit, fit_from_shape
 from selector.fit.memory import ModelShape, RuntimeSettings, shape_from_catalog
 from selector.fit.quant import kv_bytes_per_element
@@ -60,14 +61,53 @@ def predict_smoke(
     return fit
 
 
+def decode_bytes_per_token(
+    shape: ModelShape, context_used: int, kv_cache_type: str = "f16"
+) -> float:
+    """Bytes a CPU decode reads per token: weights (less a row-lookup embedding) + KV cache."""
+    weights = shape.active_weights_bytes - (0.0 if shape.tied_embeddings else shape.embedding_bytes)
+    kv = speed.kv_read_bytes_per_token(shape, context_used, kv_bytes_per_element(kv_cache_type))
+    return weights + kv
+
+
 def raw_decode_tps(
     shape: ModelShape, hardware: HardwareProfile, context_used: int, kv_cache_type: str = "f16"
 ) -> float:
-    """CPU decode tokens/s at efficiency 1: RAM bandwidth / bytes read per token."""
-    weights = shape.active_weights_bytes - (0.0 if shape.tied_embeddings else shape.embedding_bytes)
-    kv = speed.kv_read_bytes_per_token(shape, context_used, kv_bytes_per_element(kv_cache_type))
+    """CPU decode tokens/s at efficiency 1 and no overhead: RAM bandwidth / bytes per token."""
     bw, _ = speed.ram_bandwidth(hardware)
-    return bw * 1e9 / (weights + kv)
+    return bw * 1e9 / decode_bytes_per_token(shape, context_used, kv_cache_type)
+
+
+def decode_sample(
+    shape: ModelShape,
+    hardware: HardwareProfile,
+    context_used: int,
+    measured_tps: float,
+    *,
+    threads: int = 0,
+    detail: str = "",
+) -> DecodeSample:
+    """What the calibration stores of one measured CPU decode run."""
+    bw, _ = speed.ram_bandwidth(hardware)
+    return DecodeSample(
+        bytes_per_token=decode_bytes_per_token(shape, context_used),
+        bandwidth_gb_s=bw,
+        n_layers=shape.n_layers,
+        n_vocab=shape.n_vocab,
+        context_used=context_used,
+        measured_tps=measured_tps,
+        threads=threads,
+        detail=detail,
+    )
+
+
+def predict_decode_tps(
+    shape: ModelShape, hardware: HardwareProfile, context_used: int, model: DecodeModel
+) -> float:
+    """CPU decode tokens/s of `shape` under a decode model (calibrated or default)."""
+    bw, _ = speed.ram_bandwidth(hardware)
+    bytes_s = decode_bytes_per_token(shape, context_used) / (bw * 1e9)
+    return 1.0 / model.seconds_per_token(bytes_s, shape.n_layers, shape.n_vocab)
 
 
 def raw_prefill_tps(shape: ModelShape, hardware: HardwareProfile) -> float:
@@ -84,11 +124,12 @@ def calibrate_from_smoke(
     smoke_result: Any,
     gguf_path: Path | None = None,
 ) -> float | None:
-    """Record the decode (and prefill) efficiency a passed CPU llama.cpp smoke run showed.
+    """Record the decode sample (and prefill ratio) a passed CPU llama.cpp smoke run measured.
 
-    `smoke_result` is a SmokeResult (or anything with `decode_tokens_per_s` and
-    `prefill_tokens_per_s`). Returns the updated decode factor, or None when the run measured
-    no decode speed or ran layers on a GPU (n_gpu_layers > 0 is not calibrated here).
+    `smoke_result` is a SmokeResult (or anything with `decode_tokens_per_s`,
+    `prefill_tokens_per_s`, `prompt_tokens`, `speed_tokens`, `threads`). Returns the decode
+    bandwidth efficiency of the refitted model (its per-token overhead comes on top), or None
+    when the run measured no decode speed. Runs with layers on a GPU are not calibrated here.
     """
     measured = float(getattr(smoke_result, "decode_tokens_per_s", 0.0) or 0.0)
     if measured <= 0:
@@ -96,24 +137,20 @@ def calibrate_from_smoke(
     shape = _shape(model, quantization, gguf_path)
     speed_tokens = int(getattr(smoke_result, "speed_tokens", 0) or 128)
     prompt = int(getattr(smoke_result, "prompt_tokens", 0) or 64)
+    threads = int(getattr(smoke_result, "threads", 0) or 0) or (hardware.cpu_cores or 0)
     context_used = min(n_ctx, prompt + speed_tokens // 2)
     name = gguf_path.name if gguf_path else (model.id if model else "?")
-    factor = calibration.record_calibration(
-        hardware,
-        raw_decode_tps(shape, hardware, context_used),
-        measured,
-        target="cpu",
-        kind="decode",
-        detail=f"{name} n_ctx={n_ctx}",
+    sample = decode_sample(
+        shape, hardware, context_used, measured, threads=threads, detail=f"{name} n_ctx={n_ctx}"
     )
+    fitted = calibration.record_decode_sample(hardware, sample, target="cpu")
     prefill = float(getattr(smoke_result, "prefill_tokens_per_s", 0.0) or 0.0)
     if prefill > 0:
-        calibration.record_calibration(
+        calibration.record_prefill_calibration(
             hardware,
             raw_prefill_tps(shape, hardware),
             prefill,
             target="cpu",
-            kind="prefill",
             detail=f"{name} n_ctx={n_ctx}",
         )
-    return factor
+    return fitted.efficiency

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from selector.fit.decode_model import DecodeModel
 from selector.fit.memory import ModelShape
 from selector.hardware import HardwareProfile
 
@@ -58,10 +59,15 @@ def decode_speed(
     gpu_bytes: float,
     cpu_bytes: float,
     hardware: HardwareProfile,
-    efficiency: float,
-    efficiency_basis: str,
+    model: DecodeModel,
+    n_layers: int,
+    n_vocab: int,
 ) -> SpeedEstimate:
-    """Tokens/s = efficiency / (GPU bytes / GPU bandwidth + CPU bytes / RAM bandwidth)."""
+    """Tokens/s = 1 / (bytes / (bandwidth x efficiency) + per-token overhead).
+
+    Bytes: GPU bytes over GPU bandwidth plus CPU bytes over RAM bandwidth. The overhead
+    (per layer, per vocabulary entry, fixed) is the model's: calibrated or default.
+    """
     seconds = 0.0
     parts: list[str] = []
     if gpu_bytes > 0:
@@ -69,16 +75,21 @@ def decode_speed(
         if bw is None:
             return SpeedEstimate(None, None, "GPU memory bandwidth unknown (declare a catalog GPU)")
         seconds += gpu_bytes / (bw * 1e9)
-        parts.append(f"{bw:g} GB/s GPU / {gpu_bytes / 1e9:.2f} GB per token")
+        parts.append(f"{bw:g} GB/s GPU / {gpu_bytes / 1e9:.3g} GB per token")
     if cpu_bytes > 0:
         bw, bw_basis = ram_bandwidth(hardware)
         seconds += cpu_bytes / (bw * 1e9)
-        parts.append(f"{bw:g} GB/s RAM ({bw_basis}) / {cpu_bytes / 1e9:.2f} GB per token")
+        parts.append(f"{bw:g} GB/s RAM ({bw_basis}) / {cpu_bytes / 1e9:.3g} GB per token")
     if seconds <= 0:
         return SpeedEstimate(None, None, "nothing to read")
     raw = 1.0 / seconds
-    basis = " + ".join(parts) + f" x {efficiency:.2f} efficiency ({efficiency_basis})"
-    return SpeedEstimate(raw * efficiency, raw, basis)
+    per_token = model.seconds_per_token(seconds, n_layers, n_vocab)
+    basis = (
+        " + ".join(parts)
+        + f" x {model.efficiency:.2f} efficiency + {model.describe_overhead(n_layers, n_vocab)}"
+        + f" ({model.source})"
+    )
+    return SpeedEstimate(1.0 / per_token, raw, basis)
 
 
 def prefill_flops_per_token(shape: ModelShape) -> float:
