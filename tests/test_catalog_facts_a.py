@@ -219,6 +219,27 @@ def test_mistral_phi_smollm(models: dict[str, ModelEntry]) -> None:
         models["mistral-small-3.2-24b"].layers,
         models["mistral-small-3.2-24b"].hidden_size,
     ) == (40, 5120)
+    # huggingface.co/mistralai/Magistral-Small-2506: 'Building upon Mistral Small 3.1 (2503)', 24B,
+    # Apache 2.0, 128k context; GPQA Diamond 68.18
+    mag = models["magistral-small-2506"]
+    assert (mag.params_b, mag.layers, mag.attention.kv_heads, mag.context_tokens) == (
+        24,
+        40,
+        8,
+        131072,
+    )
+    assert {b.name: b.score for b in mag.benchmarks}["GPQA-Diamond"] == 68.18
+    # transformers Mistral4Config defaults (checkpoint mistralai/Mistral-Small-4-119B-2603):
+    # 36 MoE layers, 32 MLA heads, kv_lora 256 + rope 64, 128 experts top-4 + 1 shared
+    small4 = models["mistral-small-4-119b"]
+    assert (small4.params_b, small4.layers, small4.attention.mla_kv_dim) == (119, 36, 256 + 64)
+    assert small4.moe is not None
+    assert (small4.moe.experts, small4.moe.experts_per_token, small4.moe.shared_experts) == (
+        128,
+        4,
+        1,
+    )
+    assert "active_params_b" in small4.unverified
     # huggingface.co/microsoft/phi-4 config.json (rev 2db69c1): 40 layers, 40 Q / 10 KV; card: 16K
     phi = models["phi-4"]
     assert (phi.layers, phi.attention.heads, phi.attention.kv_heads) == (40, 40, 10)
