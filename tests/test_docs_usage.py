@@ -1,6 +1,7 @@
 """docs/usage.md shows the real `--help` of every command: this test fails when they drift.
 
-Regenerate after changing an option: `SELECTOR_REGEN_DOCS=1 .venv/bin/pytest tests/test_docs_usage.py`.
+Regenerate after changing an option:
+`SELECTOR_REGEN_DOCS=1 .venv/bin/pytest tests/test_docs_usage.py`.
 """
 
 from __future__ import annotations
