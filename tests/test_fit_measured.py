@@ -277,13 +277,21 @@ def test_calibrate_from_smoke_records_the_measured_efficiency(models: dict[str, 
     """One smoke run: only the efficiency is fitted, beside the default per-token overhead."""
     from selector.fit import calibrate_from_smoke, load_decode_model, load_efficiency
     from selector.fit.decode_model import default_model
-    from selector.fit.smoke_link import predict_decode_tps, raw_decode_tps
+    from selector.fit.smoke_link import (
+        predict_decode_tps,
+        raw_decode_tps,
+        smoke_attended_cells,
+    )
     from selector.smoke.interface import SmokeResult, SmokeStatus
 
     path = models["llama-q8_0"]
     shape = shape_from_gguf(path)
     hw = cpu_machine()
-    bytes_s = 1 / raw_decode_tps(shape, hw, 64 + 16)  # the run's context: prompt + half the run
+    # 64 prompt + 1..32 decoded tokens: llama.cpp attends 256 cells (used cells padded to 256)
+    assert smoke_attended_cells(64, 32, 2048) == 256
+    assert smoke_attended_cells(250, 12, 2048) == (6 * 256 + 6 * 512) / 12
+    assert smoke_attended_cells(250, 12, 256) == 256  # never beyond the cache (PAD(n_ctx))
+    bytes_s = 1 / raw_decode_tps(shape, hw, 256)
     seconds = bytes_s / 0.25 + default_model("cpu").overhead_s(shape.n_layers, shape.n_vocab)
     result = SmokeResult(status=SmokeStatus.PASSED, decode_tokens_per_s=1 / seconds,
                          prefill_tokens_per_s=100.0, prompt_tokens=64, speed_tokens=32)  # fmt: skip
@@ -294,7 +302,7 @@ def test_calibrate_from_smoke_records_the_measured_efficiency(models: dict[str, 
     assert model.layer_ms == default_model("cpu").layer_ms
     assert "efficiency calibrated from 1 smoke test(s) of 1 model(s)" in model.source
     assert "calibrated" in load_efficiency(hw, kind="prefill")[1]
-    assert predict_decode_tps(shape, hw, 64 + 16, model) == pytest.approx(1 / seconds)
+    assert predict_decode_tps(shape, hw, 256, model) == pytest.approx(1 / seconds)
     fit = predict_smoke(hw, 2048, gguf_path=path)
     assert "0.25 efficiency" in fit.speed_basis and "per-token overhead" in fit.speed_basis
     idle = SmokeResult(status=SmokeStatus.PASSED)

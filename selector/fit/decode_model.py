@@ -1,6 +1,10 @@
 """Decode time per token: bytes over bandwidth x efficiency plus a per-token overhead.
 
-    s/token = bytes / (bandwidth x efficiency) + n_layers x layer + n_vocab x vocab + fixed
+    s/token = bytes / (bandwidth x efficiency) + KV bytes / bandwidth x attention
+              + n_layers x layer + n_vocab x vocab + fixed
+
+`bytes` includes the KV cache read; `attention` is the cost of attending over it beyond
+reading it (dot products, softmax: compute-bound on a CPU), 0 until calibrated.
 
 The coefficients are fitted to the smoke runs of one machine by non-negative least squares on
 the relative error of the time per token (docs/fit.md, "Decode speed").
@@ -17,18 +21,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # numpy (a dependency of gguf) is imported only when a fit runs: startup
     import numpy as np
 
-# Per-token overhead when nothing was measured. CPU: fitted here (bench/fit_accuracy.py,
-# smoke child's decode loop, 1 thread, AMD EPYC, 7 models with 4 to 24 layers and 32k to 262k
-# vocabularies): ~0.2 ms per layer (the graph's non-matmul ops and their dispatch; it falls
-# with more threads) and ~1 ns per vocabulary entry (the greedy sampler's copy and scan of
-# the logits, single-threaded). GPU: nothing was measured (no GPU here); an assumption of
-# kernel launches, ~0.03 ms per layer, plus 0.3 ms for the logits copy and host-side sampling.
+# Per-token overhead when nothing was measured. CPU: fitted here (bench/fit_accuracy.py: the
+# smoke child's decode loop, 1 thread, 2-core AMD EPYC shared with other work, 7 models with 4
+# to 24 layers and 32k to 262k vocabularies): 0.18-0.2 ms per layer (the graph's small
+# non-matmul ops and their dispatch; less with more threads) and ~1 ns per vocabulary entry
+# (the greedy sampler's scan of the logits; below what those runs resolve). The attention cost
+# beyond reading the KV cache is 0 until calibrated (fitted here: ~10x the read, but from
+# models with 32-dim heads, not a figure to carry to other machines). GPU: nothing measured
+# (no GPU here); an assumption of kernel launches, ~0.03 ms per layer, plus 0.3 ms for the
+# logits copy and host-side sampling.
 DEFAULT_EFFICIENCY = {"gpu": 0.55, "cpu": 0.5}
 DEFAULT_LAYER_MS = {"gpu": 0.03, "cpu": 0.2}
 DEFAULT_VOCAB_NS = {"gpu": 1.0, "cpu": 1.0}
 DEFAULT_FIXED_MS = {"gpu": 0.3, "cpu": 0.0}
-# A full fit (efficiency and three overhead constants) needs samples from at least this many
-# different models; with fewer, only the efficiency is fitted and the overheads stay default.
+# A full fit (efficiency, attention, three overhead constants) needs samples from at least
+# this many different models; with fewer, only the efficiency is fitted, overheads default.
 MIN_MODELS_FOR_FULL_FIT = 3
 MIN_SAMPLES_FOR_FULL_FIT = 4
 
@@ -44,6 +51,7 @@ class DecodeSample:
     context_used: int
     measured_tps: float
     threads: int = 0
+    kv_bytes_per_token: float = 0.0
     detail: str = ""
     at: str = ""
 
@@ -81,13 +89,21 @@ class DecodeModel:
     fixed_ms: float
     source: str
     calibrated: bool = False
+    kv_extra: float = 0.0  # attention seconds per second of KV read at full bandwidth
 
     def overhead_s(self, n_layers: int, n_vocab: int) -> float:
         return (n_layers * self.layer_ms + self.fixed_ms) / 1e3 + n_vocab * self.vocab_ns / 1e9
 
-    def seconds_per_token(self, bytes_seconds: float, n_layers: int, n_vocab: int) -> float:
-        """`bytes_seconds`: the bytes read per token over the bandwidth, at efficiency 1."""
-        return bytes_seconds / self.efficiency + self.overhead_s(n_layers, n_vocab)
+    def seconds_per_token(
+        self, bytes_seconds: float, n_layers: int, n_vocab: int, kv_seconds: float = 0.0
+    ) -> float:
+        """`bytes_seconds`: all bytes read per token over the bandwidth (efficiency 1);
+        `kv_seconds`: the KV cache's part of it."""
+        return (
+            bytes_seconds / self.efficiency
+            + kv_seconds * self.kv_extra
+            + self.overhead_s(n_layers, n_vocab)
+        )
 
     def describe_overhead(self, n_layers: int, n_vocab: int) -> str:
         parts = [f"{n_layers} layers x {self.layer_ms:.3g} ms"]
@@ -112,7 +128,7 @@ def default_model(target: str) -> DecodeModel:
 def nnls(a: np.ndarray, b: np.ndarray, required: int = 0) -> np.ndarray | None:
     """Least squares with x >= 0 (and x[required] > 0), exactly, by trying every column set.
 
-    With four unknowns that is 8 small solves; no scipy needed.
+    With five unknowns that is 16 small solves; no scipy needed.
     """
     import numpy as np
 
@@ -153,7 +169,13 @@ def fit_decode_model(samples: tuple[DecodeSample, ...], target: str = "cpu") -> 
     seconds = np.array([1.0 / s.measured_tps for s in samples])
     design = np.array(
         [
-            [s.bytes_per_token / (s.bandwidth_gb_s * 1e9), s.n_layers, s.n_vocab, 1.0]
+            [
+                s.bytes_per_token / (s.bandwidth_gb_s * 1e9),
+                s.n_layers,
+                s.n_vocab,
+                1.0,
+                s.kv_bytes_per_token / (s.bandwidth_gb_s * 1e9),
+            ]
             for s in samples
         ]
     )
@@ -168,6 +190,7 @@ def fit_decode_model(samples: tuple[DecodeSample, ...], target: str = "cpu") -> 
                 fixed_ms=x[3] * 1e3,
                 source=f"calibrated from {_count(samples)}",
                 calibrated=True,
+                kv_extra=x[4],
             )
     # Efficiency only: minimise sum((b_i / e + o_i) / t_i - 1)^2 over 1/e.
     overhead = np.array([base.overhead_s(s.n_layers, s.n_vocab) for s in samples])

@@ -122,6 +122,7 @@ def fit_from_shape(
         calibration.load_decode_model(hardware, target=target),
         shape.n_layers,
         shape.n_vocab,
+        kv_read,
     )
     p_eff, p_basis = calibration.load_efficiency(hardware, target=target, kind="prefill")
     ttft, ttft_basis = speed.time_to_first_token_ms(

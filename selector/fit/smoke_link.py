@@ -9,7 +9,7 @@ from selector.catalog.schema import ModelEntry
 from selector.fit import calibration, speed
 from selector.fit.decode_model import DecodeModel, DecodeSample
 from selector.fit.estimate import Fit, fit_from_shape
-from selector.fit.memory import ModelShape, RuntimeSettings, shape_from_catalog
+from selector.fit.memory import KV_PAD, ModelShape, RuntimeSettings, pad, shape_from_catalog
 from selector.fit.quant import kv_bytes_per_element
 from selector.hardware import HardwareProfile
 
@@ -62,12 +62,27 @@ def predict_smoke(
 
 
 def decode_bytes_per_token(
-    shape: ModelShape, context_used: int, kv_cache_type: str = "f16"
-) -> float:
-    """Bytes a CPU decode reads per token: weights (less a row-lookup embedding) + KV cache."""
+    shape: ModelShape, context_used: float, kv_cache_type: str = "f16", *, swa_full: bool = False
+) -> tuple[float, float]:
+    """Bytes a CPU decode reads per token, and the KV cache's part of them.
+
+    Weights (less a row-lookup input embedding) plus the KV cache attended at `context_used`.
+    """
     weights = shape.active_weights_bytes - (0.0 if shape.tied_embeddings else shape.embedding_bytes)
-    kv = speed.kv_read_bytes_per_token(shape, context_used, kv_bytes_per_element(kv_cache_type))
-    return weights + kv
+    kv = speed.kv_read_bytes_per_token(
+        shape, context_used, kv_bytes_per_element(kv_cache_type), swa_full=swa_full
+    )
+    return weights + kv, kv
+
+
+def smoke_attended_cells(prompt_tokens: int, speed_tokens: int, n_ctx: int) -> float:
+    """Mean KV cells a smoke run's decode attends: llama.cpp pads the used cells to 256.
+
+    (`llama_kv_cache::get_n_kv`); step i of the timed run has prompt + i cells used.
+    """
+    size = pad(n_ctx, KV_PAD)
+    steps = [min(pad(prompt_tokens + i, KV_PAD), size) for i in range(1, speed_tokens + 1)]
+    return sum(steps) / max(len(steps), 1)
 
 
 def raw_decode_tps(
@@ -75,39 +90,52 @@ def raw_decode_tps(
 ) -> float:
     """CPU decode tokens/s at efficiency 1 and no overhead: RAM bandwidth / bytes per token."""
     bw, _ = speed.ram_bandwidth(hardware)
-    return bw * 1e9 / decode_bytes_per_token(shape, context_used, kv_cache_type)
+    return bw * 1e9 / decode_bytes_per_token(shape, context_used, kv_cache_type)[0]
 
 
 def decode_sample(
     shape: ModelShape,
     hardware: HardwareProfile,
-    context_used: int,
+    cells: float,
     measured_tps: float,
     *,
+    context_used: int = 0,
     threads: int = 0,
     detail: str = "",
 ) -> DecodeSample:
-    """What the calibration stores of one measured CPU decode run."""
+    """What the calibration stores of one measured smoke decode run attending `cells` cells.
+
+    The smoke child runs with swa_full = true, so sliding layers attend every used cell.
+    """
     bw, _ = speed.ram_bandwidth(hardware)
+    total, kv = decode_bytes_per_token(shape, cells, swa_full=True)
     return DecodeSample(
-        bytes_per_token=decode_bytes_per_token(shape, context_used),
+        bytes_per_token=total,
         bandwidth_gb_s=bw,
         n_layers=shape.n_layers,
         n_vocab=shape.n_vocab,
-        context_used=context_used,
+        context_used=context_used or round(cells),
         measured_tps=measured_tps,
         threads=threads,
+        kv_bytes_per_token=kv,
         detail=detail,
     )
 
 
 def predict_decode_tps(
-    shape: ModelShape, hardware: HardwareProfile, context_used: int, model: DecodeModel
+    shape: ModelShape,
+    hardware: HardwareProfile,
+    cells: float,
+    model: DecodeModel,
+    *,
+    swa_full: bool = True,
 ) -> float:
-    """CPU decode tokens/s of `shape` under a decode model (calibrated or default)."""
+    """CPU decode tokens/s of `shape` attending `cells` cells, under a decode model."""
     bw, _ = speed.ram_bandwidth(hardware)
-    bytes_s = decode_bytes_per_token(shape, context_used) / (bw * 1e9)
-    return 1.0 / model.seconds_per_token(bytes_s, shape.n_layers, shape.n_vocab)
+    total, kv = decode_bytes_per_token(shape, cells, swa_full=swa_full)
+    return 1.0 / model.seconds_per_token(
+        total / (bw * 1e9), shape.n_layers, shape.n_vocab, kv / (bw * 1e9)
+    )
 
 
 def raw_prefill_tps(shape: ModelShape, hardware: HardwareProfile) -> float:
@@ -138,10 +166,15 @@ def calibrate_from_smoke(
     speed_tokens = int(getattr(smoke_result, "speed_tokens", 0) or 128)
     prompt = int(getattr(smoke_result, "prompt_tokens", 0) or 64)
     threads = int(getattr(smoke_result, "threads", 0) or 0) or (hardware.cpu_cores or 0)
-    context_used = min(n_ctx, prompt + speed_tokens // 2)
     name = gguf_path.name if gguf_path else (model.id if model else "?")
     sample = decode_sample(
-        shape, hardware, context_used, measured, threads=threads, detail=f"{name} n_ctx={n_ctx}"
+        shape,
+        hardware,
+        smoke_attended_cells(prompt, speed_tokens, n_ctx),
+        measured,
+        context_used=min(n_ctx, prompt + speed_tokens // 2),
+        threads=threads,
+        detail=f"{name} n_ctx={n_ctx}",
     )
     fitted = calibration.record_decode_sample(hardware, sample, target="cpu")
     prefill = float(getattr(smoke_result, "prefill_tokens_per_s", 0.0) or 0.0)

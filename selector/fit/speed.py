@@ -27,15 +27,18 @@ class SpeedEstimate:
     basis: str
 
 
-def kv_read_bytes_per_token(shape: ModelShape, context_tokens: int, kv_elem_bytes: float) -> float:
+def kv_read_bytes_per_token(
+    shape: ModelShape, context_tokens: float, kv_elem_bytes: float, *, swa_full: bool = False
+) -> float:
     """KV bytes read per generated token with `context_tokens` already in the cache.
 
-    Sliding-window layers read at most their window, whatever the cache size.
+    Sliding-window layers read at most their window, unless the cache is full-size
+    (`swa_full`): llama.cpp then attends over every used cell and masks the rest.
     """
     total = 0.0
     for lay in shape.kv_layers:
         seen = context_tokens
-        if lay.sliding and shape.sliding_window:
+        if lay.sliding and shape.sliding_window and not swa_full:
             seen = min(seen, shape.sliding_window)
         total += seen * (lay.k_width + lay.v_width) * kv_elem_bytes
     return total
@@ -62,11 +65,13 @@ def decode_speed(
     model: DecodeModel,
     n_layers: int,
     n_vocab: int,
+    kv_bytes: float = 0.0,
 ) -> SpeedEstimate:
-    """Tokens/s = 1 / (bytes / (bandwidth x efficiency) + per-token overhead).
+    """Tokens/s = 1 / (bytes / (bandwidth x efficiency) + attention + per-token overhead).
 
-    Bytes: GPU bytes over GPU bandwidth plus CPU bytes over RAM bandwidth. The overhead
-    (per layer, per vocabulary entry, fixed) is the model's: calibrated or default.
+    Bytes: GPU bytes over GPU bandwidth plus CPU bytes over RAM bandwidth (`kv_bytes`, the KV
+    part, is inside them). The attention term (KV bytes x a calibrated cost beyond reading
+    them) and the overhead (per layer, per vocabulary entry, fixed) are the model's.
     """
     seconds = 0.0
     parts: list[str] = []
@@ -83,11 +88,16 @@ def decode_speed(
     if seconds <= 0:
         return SpeedEstimate(None, None, "nothing to read")
     raw = 1.0 / seconds
-    per_token = model.seconds_per_token(seconds, n_layers, n_vocab)
+    kv_bw = gpu_bandwidth(hardware) if gpu_bytes > 0 else ram_bandwidth(hardware)[0]
+    kv_s = kv_bytes / ((kv_bw or 1.0) * 1e9)
+    per_token = model.seconds_per_token(seconds, n_layers, n_vocab, kv_s)
+    attention = ""
+    if model.kv_extra and kv_s:
+        attention = f" + {kv_s * model.kv_extra * 1e3:.2g} ms attention compute"
     basis = (
         " + ".join(parts)
-        + f" x {model.efficiency:.2f} efficiency + {model.describe_overhead(n_layers, n_vocab)}"
-        + f" ({model.source})"
+        + f" x {model.efficiency:.2f} efficiency{attention}"
+        + f" + {model.describe_overhead(n_layers, n_vocab)} ({model.source})"
     )
     return SpeedEstimate(1.0 / per_token, raw, basis)
 
