@@ -27,8 +27,7 @@ from selector.report.schema import (
     UnmatchedFile,
 )
 from selector.requirements import Requirements
-from selector.smoke.interface import SmokeResult, SmokeStatus
-from selector.vocab import ReasonCode
+from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
 
 
 @dataclass
@@ -61,7 +60,9 @@ def _smoke_stage(
             )
         return notes
 
-    from selector.smoke.jobs import build_jobs  # imported here: keeps --no-smoke runs light
+    # imported here: keeps --no-smoke runs light
+    from selector.smoke.jobs import after_smoke, build_jobs
+    from selector.smoke.runner import run_many
 
     jobs, skipped, unmatched = build_jobs(
         [a.model for a in survivors],
@@ -76,9 +77,6 @@ def _smoke_stage(
     for model_id, reason in skipped.items():
         by_id[model_id].smoke = SmokeResult.skipped(reason)
     if jobs:
-        from selector.smoke.interface import SmokeSettings
-        from selector.smoke.runner import run_many
-
         settings = SmokeSettings(
             n_ctx=req.smoke.n_ctx, threads=req.smoke.threads, timeout_s=req.smoke.timeout_s
         )
@@ -93,8 +91,6 @@ def _smoke_stage(
         )
         for model_id, result in results.items():
             by_id[model_id].smoke = result
-        from selector.smoke.jobs import after_smoke
-
         more, calibrated = after_smoke(jobs, results, [by_id[j.model_id] for j in jobs], req, hw)
         notes += more
         if calibrated and hw.source == "detected":
@@ -215,6 +211,3 @@ def recommend(
 def exit_code(report: Report) -> int:
     """0 when at least one candidate survives, 1 when none does (SPEC §1)."""
     return 0 if report.candidates else 1
-
-
-__all__ = ["ReasonCode", "SmokePlan", "exit_code", "recommend"]
