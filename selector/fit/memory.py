@@ -17,10 +17,11 @@ GIB = 2**30
 # Defaults where the catalog entry leaves a dimension out (used only for the compute buffer).
 DEFAULT_VOCAB = 128_000
 # Resident memory of the process before the weights: Python with llama_cpp and selector's
-# smoke child imported (57 MiB measured) plus llama.cpp's fixed model/context bookkeeping
-# (~8 MiB, the intercept of the fit below). llama-server alone starts lower, so the figure
-# errs on the safe side for a server deployment.
-PROCESS_BASE_BYTES = 64 * MIB
+# smoke child imported, plus llama.cpp's fixed model/context bookkeeping. The intercept of the
+# smoke child's measured peaks (VmHWM) at n_ctx 512 over the generated models and Gemma 3 270M
+# (bench/fit_accuracy.py, re-fitted 2026-11-23 after the child moved from ru_maxrss to VmHWM;
+# 64 MiB before). llama-server alone starts lower, so it errs on the safe side for a server.
+PROCESS_BASE_BYTES = 57 * MIB
 # Vocabulary tables (token strings, token->id map, piece cache, llama-cpp-python's sampling
 # arrays) per vocabulary entry: the slope of the unexplained RSS over generated GGUFs with
 # 8k to 128k tokens (docs/fit.md).
