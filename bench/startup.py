@@ -11,6 +11,8 @@ the catalog-only path).
 from __future__ import annotations
 
 import argparse
+import compileall
+import os
 import statistics
 import subprocess
 import sys
@@ -30,9 +32,16 @@ RECOMMEND = [
 BASELINE = [sys.executable, "-c", "import typer, pydantic, rich, psutil"]
 
 
+# Installed packages run from bytecode (pip compiles at install; an editable install writes
+# .pyc on first import). Where PYTHONDONTWRITEBYTECODE is set (this sandbox sets it), the
+# package would be recompiled on every run, so the bench compiles it once and lets Python
+# use the bytecode, as a user's install does.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(cmd: list[str], ok_codes: tuple[int, ...]) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, cwd=ROOT, env=ENV)
     elapsed = time.perf_counter() - start
     if proc.returncode not in ok_codes:
         sys.exit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr.decode()[-2000:]}")
@@ -43,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
+    compileall.compile_dir(ROOT / "selector", quiet=1)
     timed(RECOMMEND, (0, 1))  # warm the OS file cache and .pyc files for both sides
     timed(BASELINE, (0,))
     ours, base = [], []

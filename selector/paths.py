@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -14,6 +15,12 @@ def cache_dir() -> Path:
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()
+    return _platform_cache_dir()
+
+
+@functools.cache
+def _platform_cache_dir() -> Path:
+    # asked once per fit estimate; platformdirs resolves it afresh each time
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("selector"))

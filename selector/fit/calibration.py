@@ -42,8 +42,11 @@ def _key(hardware: HardwareProfile, target: str) -> str:
 _loaded: dict[tuple[str, int], dict[str, Any]] = {}
 
 
-def _load_all() -> dict[str, Any]:
-    """The stored samples; read once per file version, since every fit estimate asks."""
+def _load_all(*, for_update: bool = False) -> dict[str, Any]:
+    """The stored samples; read once per file version, since every fit estimate asks.
+
+    Readers share the cached dict; a caller that changes it asks for its own copy.
+    """
     path = calibration_path()
     try:
         stamp = (str(path), path.stat().st_mtime_ns)
@@ -53,7 +56,7 @@ def _load_all() -> dict[str, Any]:
             _loaded[stamp] = data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
-    return copy.deepcopy(_loaded[stamp])
+    return copy.deepcopy(_loaded[stamp]) if for_update else _loaded[stamp]
 
 
 def _write_all(data: dict[str, Any]) -> None:
@@ -89,7 +92,7 @@ def record_decode_sample(
     if not sample.at:
         sample = DecodeSample(**{**sample.to_json(), "at": _now()})
     kept = [*kept, sample][-MAX_DECODE_SAMPLES:]
-    data = _load_all()
+    data = _load_all(for_update=True)
     entry = _entry(data, hardware, target)
     entry.pop(OLD_DECODE_KEY, None)
     entry[DECODE_KEY] = [s.to_json() for s in kept]
@@ -127,7 +130,7 @@ def record_prefill_calibration(
     """
     if predicted_raw_tps <= 0 or measured_tps <= 0:
         raise ValueError("calibration needs positive predicted and measured speeds")
-    data = _load_all()
+    data = _load_all(for_update=True)
     entry = _entry(data, hardware, target)
     samples = entry.get("prefill")
     if not isinstance(samples, list):
