@@ -91,6 +91,7 @@ class TextOrJson(str, Enum):
     JSON = "json"
 
 
+TableOrJsonOption = Annotated[TableOrJson, typer.Option("--format", help="Output format.")]
 CatalogOption = Annotated[
     Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
     typer.Option("--catalog", help="Extra catalog file or directory (repeatable)."),
@@ -209,9 +210,7 @@ def _smoke_progress(plan: SmokePlan) -> Progress:
 @app.command()
 @handles_errors
 def hardware(
-    fmt: Annotated[
-        TableOrJson, typer.Option("--format", help="Output format.")
-    ] = TableOrJson.TABLE,
+    fmt: TableOrJsonOption = TableOrJson.TABLE,
     catalog: CatalogOption = None,
 ) -> None:
     """What this machine offers as selector sees it (CPU, RAM, GPUs, free memory)."""
@@ -251,9 +250,7 @@ def schema() -> None:
 @catalog_app.command("list")
 @handles_errors
 def catalog_list(
-    fmt: Annotated[
-        TableOrJson, typer.Option("--format", help="Output format.")
-    ] = TableOrJson.TABLE,
+    fmt: TableOrJsonOption = TableOrJson.TABLE,
     catalog: CatalogOption = None,
 ) -> None:
     """One line (or JSON object) per model variant."""
