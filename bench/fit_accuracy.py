@@ -7,15 +7,20 @@ tokens/s against the measured, as a ratio, with the efficiency calibrated leave-
 the other models' runs, never from the run being predicted).
 
     .venv/bin/python bench/fit_accuracy.py [--no-build] [--contexts 512,2048,8192]
+        [--speed-only] [--speed-repeats 3] [--save-runs FILE | --runs FILE]
 
 llama-fit-params is built once from the llama.cpp source vendored in the llama-cpp-python
 sdist, under .bench-cache/ (git-ignored); `--no-build` skips the llama.cpp column if it is
-not built yet. Timings depend on the machine's load: say so with any figure you quote.
+not built yet. `--speed-only` skips the memory table; `--save-runs` writes the measured
+decode runs to a JSON file and `--runs` re-prints the speed table from one, without measuring
+(the samples are rebuilt from the runs with the current code). Timings depend on the
+machine's load: say so with any figure you quote.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -116,8 +121,8 @@ def sample_of(name: str, path: Path, n_ctx: int, run: dict[str, float], hw: Hard
                          detail=f"{name} n_ctx={n_ctx}")  # fmt: skip
 
 
-def fastest(name: str, path: Path, n_ctx: int, run: dict[str, float], hw: HardwareProfile,
-            args: argparse.Namespace) -> DecodeSample:  # fmt: skip
+def fastest(path: Path, n_ctx: int, run: dict[str, float], args: argparse.Namespace
+            ) -> dict[str, float]:  # fmt: skip
     """The fastest of `--speed-repeats` decode runs (`run` is the first).
 
     On a shared machine other work only ever slows a run down, by up to 2x here, so the
@@ -127,7 +132,23 @@ def fastest(name: str, path: Path, n_ctx: int, run: dict[str, float], hw: Hardwa
         measure_run(path, n_ctx, speed_tokens=SPEED_TOKENS, threads=THREADS)
         for _ in range(args.speed_repeats - 1)
     ]
-    return sample_of(name, path, n_ctx, max(runs, key=lambda r: float(r["decode"])), hw)
+    best = max(runs, key=lambda r: float(r["decode"]))
+    return {"n_ctx": n_ctx, "prompt_tokens": int(best["prompt_tokens"]),
+            "decode": float(best["decode"])}  # fmt: skip
+
+
+def last_level_cache_bytes() -> int | None:
+    """This machine's last-level CPU cache (Linux sysfs), to mark the runs that fit in it."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            if (index / "type").read_text().strip() != "Instruction":
+                size = (index / "size").read_text().strip().upper()
+                factor = {"K": 2**10, "M": 2**20}.get(size[-1:], 1)
+                sizes.append(int(size.rstrip("KM")) * factor)
+        except (OSError, ValueError):
+            continue
+    return max(sizes, default=None)
 
 
 def speed_table(rows: list[tuple[str, Path, DecodeSample]], hw: HardwareProfile) -> list[float]:
@@ -136,58 +157,53 @@ def speed_table(rows: list[tuple[str, Path, DecodeSample]], hw: HardwareProfile)
     print(f"{'model':30} {'n_ctx':>6} {'predicted':>10} {'measured':>9} {'ratio':>6}  "
           "others' fit: efficiency, attention, ms/layer, ns/vocab, fixed ms")  # fmt: skip
     ratios = []
+    cache = last_level_cache_bytes()
     for name, _path, s in rows:
         others = tuple(o for n, _, o in rows if n != name)
         model = fit_decode_model(others, "cpu")
         bw = s.bandwidth_gb_s * 1e9
         per_token = model.seconds_per_token(
-            s.bytes_per_token / bw, s.n_layers, s.n_vocab, s.kv_bytes_per_token / bw
+            s.bytes_per_token / bw,
+            s.n_layers,
+            s.n_vocab,
+            s.kv_bytes_per_token / bw,
         )  # what predict_decode_tps gives for this run's attended cells
         predicted = 1 / per_token
         ratio = predicted / s.measured_tps
         ratios.append(ratio)
-        print(f"{name:30} {s.detail.split('=')[-1]:>6} {predicted:>10.1f} {s.measured_tps:>9.1f} "
-              f"{ratio:>6.2f}  {model.efficiency:.3f}, {model.kv_extra:.1f}, {model.layer_ms:.3f}, "
-              f"{model.vocab_ns:.2f}, {model.fixed_ms:.3f}")  # fmt: skip
+        mark = "*" if s.bytes_per_token <= (cache or 0) else " "
+        print(f"{name:29}{mark} {s.detail.split('=')[-1]:>6} {predicted:>10.1f} "
+              f"{s.measured_tps:>9.1f} {ratio:>6.2f}  {model.efficiency:.3f}, "
+              f"{model.kv_extra:.1f}, {model.layer_ms:.3f}, {model.vocab_ns:.2f}, "
+              f"{model.fixed_ms:.3f}")  # fmt: skip
     everything = fit_decode_model(tuple(s for _, _, s in rows), "cpu")
     print(
+        f"* bytes per token within the {(cache or 0) / MIB:g} MiB last-level cache (read from "
+        "the cache, not RAM, every token)\n"
         f"\nfit of all {len(rows)} runs: efficiency {everything.efficiency:.3f} of "
-        f"{rows[0][2].bandwidth_gb_s:g} GB/s, attention {everything.kv_extra:.1f} x the KV "
-        f"read, {everything.layer_ms:.3f} ms per layer, "
+        f"{rows[0][2].bandwidth_gb_s:g} GB/s, "
+        f"attention {everything.kv_extra:.1f} x the KV read, "
+        f"{everything.layer_ms:.3f} ms per layer, "
         f"{everything.vocab_ns:.2f} ns per vocabulary entry, {everything.fixed_ms:.3f} ms fixed"
     )
     return ratios
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-build", action="store_true", help="do not build llama-fit-params")
-    parser.add_argument("--contexts", default="512,2048,8192")
-    parser.add_argument("--speed-repeats", type=int, default=3,
-                        help="decode runs per model and context; the fastest counts")  # fmt: skip
-    args = parser.parse_args()
-    contexts = [int(c) for c in args.contexts.split(",")]
-    fit_params = ensure_fit_params(build=not args.no_build)
-    hardware: HardwareProfile = detect_hardware()
-    hardware = hardware.model_copy(update={"gpus": []})
-    print(f"machine: {hardware.cpu_model}, {hardware.cpu_cores} cores, {hardware.ram_gb} GiB "
-          f"(shared with other work; timings vary with its load)")  # fmt: skip
-    print("settings: those of the smoke child (llama-cpp-python Llama(), n_batch = 512, "
-          f"swa_full = true, flash attention off, {THREADS} thread, {SPEED_TOKENS} tokens "
-          "decoded)")  # fmt: skip
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+def memory_table(contexts: list[int], fit_params: Path | None, hw: HardwareProfile,
+                 args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:  # fmt: skip
+    """Print the resident-peak table; return the decode runs measured on the way."""
     header = (f"{'model':30} {'n_ctx':>6} {'measured':>9} {'ours':>8} {'err':>7} "
               f"{'llama.cpp':>9} {'err':>7}  ours allocation")  # fmt: skip
     print(header)
     print("-" * len(header))
     errors: list[float] = []
-    speed_rows: list[tuple[str, Path, DecodeSample]] = []
+    runs: list[tuple[str, dict[str, float]]] = []
     for name, path in models().items():
         for n_ctx in contexts:
             run = measure_run(path, n_ctx, probes=True, speed_tokens=SPEED_TOKENS, threads=THREADS)
             measured = run["hwm_kib"] * 1024 / GIB
-            speed_rows.append((name, path, fastest(name, path, n_ctx, run, hardware, args)))
-            fit = predict_smoke(hardware, n_ctx, gguf_path=path)
+            runs.append((name, fastest(path, n_ctx, run, args)))
+            fit = predict_smoke(hw, n_ctx, gguf_path=path)
             ours = fit.resident_peak_gb
             err = (ours - measured) / measured
             errors.append(err)
@@ -207,11 +223,62 @@ def main() -> int:
                   f"{err:>+7.1%} {lc_cols}  {fit.allocation_gb * 1024:.0f} MiB")  # fmt: skip
     print(f"\nresident peak, ours: worst |error| {max(abs(e) for e in errors):.1%}, "
           f"mean {statistics.mean(errors):+.1%} (goal: within 10%)")  # fmt: skip
+    return runs
 
-    for name, path in speed_only_models().items():
-        for n_ctx in contexts:
-            run = measure_run(path, n_ctx, speed_tokens=SPEED_TOKENS, threads=THREADS)
-            speed_rows.append((name, path, fastest(name, path, n_ctx, run, hardware, args)))
+
+def speed_runs(names: dict[str, Path], contexts: list[int], args: argparse.Namespace
+               ) -> list[tuple[str, dict[str, float]]]:  # fmt: skip
+    """The fastest decode run of each model at each context (no probes, no memory figure)."""
+    return [
+        (name, fastest(path, n_ctx, measure_run(path, n_ctx, speed_tokens=SPEED_TOKENS,
+                                                threads=THREADS), args))
+        for name, path in names.items()
+        for n_ctx in contexts
+    ]  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-build", action="store_true", help="do not build llama-fit-params")
+    parser.add_argument("--contexts", default="512,2048,8192")
+    parser.add_argument(
+        "--speed-repeats",
+        type=int,
+        default=3,
+        help="decode runs per model and context; the fastest counts",
+    )
+    parser.add_argument("--speed-only", action="store_true", help="skip the memory table")
+    parser.add_argument("--save-runs", type=Path, help="write the decode runs to this JSON file")
+    parser.add_argument(
+        "--runs", type=Path, help="print the speed table from decode runs saved with --save-runs"
+    )
+    args = parser.parse_args()
+    contexts = [int(c) for c in args.contexts.split(",")]
+    hardware: HardwareProfile = detect_hardware()
+    hardware = hardware.model_copy(update={"gpus": []})
+    print(f"machine: {hardware.cpu_model}, {hardware.cpu_cores} cores, {hardware.ram_gb} GiB "
+          f"(shared with other work; timings vary with its load)")  # fmt: skip
+    print("settings: those of the smoke child (llama-cpp-python Llama(), n_batch = 512, "
+          f"swa_full = true, flash attention off, {THREADS} thread, {SPEED_TOKENS} tokens "
+          "decoded)")  # fmt: skip
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    paths = {**models(), **speed_only_models()}
+    if args.runs:
+        runs = [(r["model"], r) for r in json.loads(args.runs.read_text(encoding="utf-8"))]
+        print(f"decode runs read from {args.runs}, not measured now")
+    else:
+        if args.speed_only:
+            runs = speed_runs(models(), contexts, args)
+        else:
+            fit_params = ensure_fit_params(build=not args.no_build)
+            runs = memory_table(contexts, fit_params, hardware, args)
+        runs += speed_runs(speed_only_models(), contexts, args)
+    if args.save_runs:
+        args.save_runs.write_text(json.dumps([{"model": n, **r} for n, r in runs], indent=1))
+    speed_rows = [
+        (name, paths[name], sample_of(name, paths[name], int(r["n_ctx"]), r, hardware))
+        for name, r in runs
+    ]
     ratios = speed_table(speed_rows, hardware)
     worst = max(ratios, key=lambda r: abs(r - 1))
     inside = sum(0.8 <= r <= 1.2 for r in ratios)
