@@ -29,7 +29,7 @@ MODES = (
 
 
 class InFlightGauge:
-    """Counts requests in flight across several servers, to check a concurrency bound."""
+    """Counts calls in flight (a `with` block each), to check a concurrency bound."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -65,7 +65,6 @@ class FaultServer(ThreadingHTTPServer):
         answers: dict[str, str],
         reject_needle: str | None,
         delay_s: float,
-        gauge: InFlightGauge | None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
@@ -80,7 +79,6 @@ class FaultServer(ThreadingHTTPServer):
         self.answers = answers
         self.reject_needle = reject_needle
         self.delay_s = delay_s
-        self.gauge = gauge
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.posts: list[dict[str, Any]] = []
@@ -164,13 +162,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"no route {self.path}"}})
 
     def do_POST(self) -> None:
-        if self.server.gauge is None:
-            self._post()
-        else:
-            with self.server.gauge:
-                self._post()
-
-    def _post(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         server = self.server
@@ -299,7 +290,6 @@ def fault_server(
     answers: dict[str, str] | None = None,
     reject_needle: str | None = None,
     delay_s: float = 0.0,
-    gauge: InFlightGauge | None = None,
 ) -> Iterator[FaultServer]:
     """Run a FaultServer in a thread for the duration of the block."""
     server = FaultServer(
@@ -313,7 +303,6 @@ def fault_server(
         answers=answers or {},
         reject_needle=reject_needle,
         delay_s=delay_s,
-        gauge=gauge,
     )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
