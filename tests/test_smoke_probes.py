@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from selector.smoke.interface import ProbeOutcome
-from selector.smoke.probes import (
+from selector.smoke.checkers import (
     CHECKERS,
-    PASS_THRESHOLD,
-    PROBES,
-    SUITE_VERSION,
     ProbeResponse,
     ToolCall,
     UnknownCheckerError,
-    evaluate,
     get_checker,
     parse_tool_calls,
+)
+from selector.smoke.interface import ProbeOutcome
+from selector.smoke.probes import (
+    PASS_THRESHOLD,
+    PROBES,
+    SUITE_VERSION,
+    evaluate,
     probe_by_id,
     suite_passed,
     tool_prompt_messages,

@@ -122,7 +122,8 @@ def _speed_run(llm: Any, prompt: str, n_decode: int) -> dict[str, float]:
 
 
 def _run_probe(llm: Any, probe: Any, tuning: str, max_tokens: int) -> dict[str, Any]:
-    from selector.smoke.probes import ProbeResponse, evaluate, tool_prompt_messages
+    from selector.smoke.checkers import ProbeResponse
+    from selector.smoke.probes import evaluate, tool_prompt_messages
 
     budget = probe.max_tokens or max_tokens
     llm.reset()

@@ -12,14 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from selector.errors import InputError
+from selector.smoke.checkers import ProbeResponse, ToolCall
 from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings, SmokeStatus
 from selector.smoke.openai_http import Deadline, EndpointError, HttpPolicy, OpenAIHttp
 from selector.smoke.probes import (
     PROBES,
     SUITE_VERSION,
     Probe,
-    ProbeResponse,
-    ToolCall,
     evaluate,
     suite_passed,
     tool_prompt_messages,
