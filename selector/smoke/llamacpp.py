@@ -176,6 +176,9 @@ class LlamaCppBackend:
                     _kill_group(proc)
                     code = None
                     cause = f"timed out after {settings.timeout_s:g} s"
+                except BaseException:  # Ctrl-C: its own session would outlive us otherwise
+                    _kill_group(proc)
+                    raise
             report: dict[str, Any] = {}
             try:
                 report = json.loads(result_path.read_text(encoding="utf-8"))
