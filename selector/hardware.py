@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shutil
@@ -137,10 +138,23 @@ def detect_hardware() -> HardwareProfile:
     )
 
 
+@functools.cache
+def _this_machine() -> HardwareProfile:
+    return detect_hardware()
+
+
+def this_machine() -> HardwareProfile:
+    """This machine, detected once per process (nvidia-smi and psutil are not free).
+
+    A copy each call: callers enrich or annotate what they get.
+    """
+    return _this_machine().model_copy(deep=True)
+
+
 def resolve_hardware(spec: HardwareSpec, catalog: Catalog) -> HardwareProfile:
     """Declared hardware with GPU figures from the catalog, or this machine when not declared."""
     if not spec.declared:
-        return enrich_detected(detect_hardware(), catalog)
+        return enrich_detected(this_machine(), catalog)
     slots = []
     notes = []
     for req in spec.gpus:

@@ -97,11 +97,11 @@ def after_smoke(
     even when the report plans for declared hardware. Returns (notes, calibrated).
     """
     from selector.fit.smoke_link import calibrate_from_smoke, predict_smoke
-    from selector.hardware import detect_hardware
+    from selector.hardware import this_machine
 
     notes: list[str] = []
     calibrated = False
-    here = hw if hw.source == "detected" else detect_hardware()
+    here = hw if hw.source == "detected" else this_machine()
     for job, a in zip(jobs, assessments, strict=True):
         result = results.get(job.model_id)
         path = getattr(job.backend, "model_path", None)

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from selector import __version__
@@ -32,12 +31,11 @@ class SmokeJob:
     settings: SmokeSettings | None = None
 
 
-@cache
 def hardware_fingerprint() -> str:
     """This machine's identity for the cache (detected once per process)."""
-    from selector.hardware import detect_hardware
+    from selector.hardware import this_machine
 
-    return detect_hardware().fingerprint()
+    return this_machine().fingerprint()
 
 
 def result_key(
