@@ -23,27 +23,30 @@ from selector.hardware import HardwareProfile
 from selector.vocab import Architecture
 
 BANDWIDTH = 50.0  # GB/s
-TRUE = {"efficiency": 0.3, "layer_ms": 0.15, "vocab_ns": 2.0, "fixed_ms": 0.5}
-# (bytes per token, layers, vocabulary): tiny to 270M-sized, shallow to deep, 32k to 262k
+TRUE = {"efficiency": 0.3, "layer_ms": 0.15, "vocab_ns": 2.0, "fixed_ms": 0.5, "attn_ns": 0.1}
+# (bytes per token, layers, vocabulary, attention multiply-adds per token): tiny to
+# 270M-sized, shallow to deep, 32k to 262k, few to many query heads
 SHAPES = [
-    (12e6, 4, 32_000),
-    (29e6, 24, 32_000),
-    (38e6, 4, 128_000),
-    (87e6, 8, 32_000),
-    (250e6, 18, 262_144),
-    (19e6, 12, 64_000),
+    (12e6, 4, 32_000, 2e6),
+    (29e6, 24, 32_000, 25e6),
+    (38e6, 4, 128_000, 4e6),
+    (87e6, 8, 32_000, 8e6),
+    (250e6, 18, 262_144, 9e6),
+    (19e6, 12, 64_000, 40e6),
 ]
 
 
-def sample(nbytes: float, layers: int, vocab: int, *, noise: float = 0.0, threads: int = 2,
-           **true: float) -> DecodeSample:  # fmt: skip
+def sample(nbytes: float, layers: int, vocab: int, macs: float = 0.0, *, noise: float = 0.0,
+           threads: int = 2, **true: float) -> DecodeSample:  # fmt: skip
     c = {**TRUE, **true}
     seconds = (
         nbytes / (BANDWIDTH * 1e9 * c["efficiency"])
         + (layers * c["layer_ms"] + c["fixed_ms"]) / 1e3
         + vocab * c["vocab_ns"] / 1e9
+        + macs * c["attn_ns"] / 1e9
     )
-    return DecodeSample(nbytes, BANDWIDTH, layers, vocab, 500, (1 + noise) / seconds, threads)
+    return DecodeSample(nbytes, BANDWIDTH, layers, vocab, 500, (1 + noise) / seconds, threads,
+                        attn_macs_per_token=macs)  # fmt: skip
 
 
 def machine(ram: float = 32) -> HardwareProfile:
@@ -60,13 +63,42 @@ def entry() -> ModelEntry:
     )  # fmt: skip
 
 
-def test_fit_recovers_known_coefficients() -> None:
+def test_fit_recovers_known_coefficients(monkeypatch: pytest.MonkeyPatch) -> None:
+    from selector.fit import decode_model
+
+    monkeypatch.setattr(decode_model, "PRIOR_WEIGHT", 0.0)  # the data alone
+    fit_decode_model.cache_clear()
     model = fit_decode_model(tuple(sample(*s) for s in SHAPES))
+    fit_decode_model.cache_clear()
     assert model.calibrated and "6 smoke test(s) of 6 model(s)" in model.source
     assert model.efficiency == pytest.approx(TRUE["efficiency"], rel=1e-6)
     assert model.layer_ms == pytest.approx(TRUE["layer_ms"], rel=1e-6)
     assert model.vocab_ns == pytest.approx(TRUE["vocab_ns"], rel=1e-6)
     assert model.fixed_ms == pytest.approx(TRUE["fixed_ms"], rel=1e-6)
+    assert model.attn_ns_per_mac == pytest.approx(TRUE["attn_ns"], rel=1e-6)
+
+
+def test_prior_changes_nothing_where_the_data_agree_with_the_defaults() -> None:
+    defaults = default_model("cpu")
+    truth = {"layer_ms": defaults.layer_ms, "vocab_ns": defaults.vocab_ns,
+             "fixed_ms": defaults.fixed_ms, "attn_ns": defaults.attn_ns_per_mac}  # fmt: skip
+    model = fit_decode_model(tuple(sample(*s, **truth) for s in SHAPES))
+    assert model.efficiency == pytest.approx(TRUE["efficiency"], rel=1e-6)
+    assert model.layer_ms == pytest.approx(defaults.layer_ms, rel=1e-6)
+    assert model.attn_ns_per_mac == pytest.approx(defaults.attn_ns_per_mac, rel=1e-6)
+
+
+def test_prior_holds_the_per_layer_cost_when_layers_track_bytes() -> None:
+    # Three similar models whose layer count grows with their bytes: the data cannot tell a
+    # per-layer cost from a lower bandwidth. The prior keeps the default per-layer cost, so a
+    # model with three times the layers for its bytes is still predicted within 10%.
+    shapes = [(20e6 * n, n, 32_000, 0.0) for n in (8, 10, 12, 14)]
+    model = fit_decode_model(tuple(sample(*s, fixed_ms=0.0, vocab_ns=0.0) for s in shapes))
+    assert model.layer_ms == pytest.approx(TRUE["layer_ms"], abs=0.03)
+    deep = sample(200e6, 30, 32_000, fixed_ms=0.0, vocab_ns=0.0)
+    bytes_s = deep.bytes_per_token / (BANDWIDTH * 1e9)
+    predicted = 1 / model.seconds_per_token(bytes_s, deep.n_layers, deep.n_vocab)
+    assert predicted == pytest.approx(deep.measured_tps, rel=0.10)
 
 
 def test_fit_with_noisy_samples_stays_close_and_predicts_an_unseen_model() -> None:
@@ -111,10 +143,34 @@ def test_too_few_samples_fit_the_efficiency_only() -> None:
     # the efficiency then absorbs whatever the default overhead does not explain
     measured = one_model[0]
     bytes_s = measured.bytes_per_token / (BANDWIDTH * 1e9)
-    predicted = 1 / model.seconds_per_token(bytes_s, measured.n_layers, measured.n_vocab)
+    predicted = 1 / model.seconds_per_token(
+        bytes_s, measured.n_layers, measured.n_vocab, measured.attn_macs_per_token
+    )
     assert predicted == pytest.approx(measured.measured_tps, rel=1e-6)
     two_models = fit_decode_model((sample(*SHAPES[0]), sample(*SHAPES[3])))
     assert "of 2 model(s)" in two_models.source and two_models.layer_ms == defaults.layer_ms
+
+
+def test_one_model_at_three_contexts_counts_as_one_model() -> None:
+    # The KV cache read grows with the context; the model's weights do not. Three runs of one
+    # model must not pass for three models and unlock the full five-term fit.
+    runs = tuple(
+        DecodeSample(
+            100e6 + kv,
+            BANDWIDTH,
+            12,
+            32_000,
+            500,
+            150.0 - kv / 1e6,
+            2,
+            kv_bytes_per_token=kv,
+            attn_macs_per_token=kv / 10,
+        )
+        for kv in (2e6, 6e6, 12e6)
+    )
+    assert len({s.model_key for s in runs}) == 1
+    model = fit_decode_model(runs + runs[:1])
+    assert "of 1 model(s)" in model.source and model.source.startswith("efficiency calibrated")
 
 
 def test_overhead_dominated_sample_drops_the_overhead_rather_than_go_negative() -> None:
@@ -126,11 +182,14 @@ def test_overhead_dominated_sample_drops_the_overhead_rather_than_go_negative() 
 
 def test_samples_are_stored_per_machine_target_and_thread_count() -> None:
     hw = machine()
-    assert load_decode_model(hw) == default_model("cpu")
+    assert load_decode_model(hw) == default_model("cpu", 2)
     before = estimate_fit(entry(), hw, quantization="Q4_K_M", context_tokens=4096)
     assert "not calibrated" in before.speed_basis
+    d = default_model("cpu", 2)  # samples that agree with the prior: the fit is exact
+    agree = {"layer_ms": d.layer_ms, "vocab_ns": d.vocab_ns, "fixed_ms": d.fixed_ms,
+             "attn_ns": d.attn_ns_per_mac}  # fmt: skip
     for shape in SHAPES:
-        fitted = record_decode_sample(hw, sample(*shape))
+        fitted = record_decode_sample(hw, sample(*shape, **agree))
     assert fitted.efficiency == pytest.approx(TRUE["efficiency"], rel=1e-6)
     assert calibration_path().is_file()
     assert not list(calibration_path().parent.glob(".fit-calibration-*"))
@@ -140,10 +199,10 @@ def test_samples_are_stored_per_machine_target_and_thread_count() -> None:
     assert "28 layers x 0.15 ms" in after.speed_basis
     assert after.estimated_decode_tokens_per_s != before.estimated_decode_tokens_per_s
     # another machine, and the GPU target, keep the defaults
-    assert load_decode_model(machine(64)) == default_model("cpu")
+    assert load_decode_model(machine(64)) == default_model("cpu", 2)
     assert load_decode_model(hw, target="gpu") == default_model("gpu")
     # single-thread runs are fitted apart from the 2-thread ones when asked for
-    record_decode_sample(hw, sample(*SHAPES[0], threads=1, efficiency=0.1))
+    record_decode_sample(hw, sample(*SHAPES[0], threads=1, efficiency=0.1, **agree))
     assert load_decode_model(hw).efficiency == pytest.approx(TRUE["efficiency"], rel=1e-3)
     assert load_decode_model(hw, threads=1).efficiency == pytest.approx(0.1, rel=0.2)
 
@@ -153,7 +212,7 @@ def test_corrupt_or_old_calibration_file_is_ignored() -> None:
     path = calibration_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("{not json", encoding="utf-8")
-    assert load_decode_model(hw) == default_model("cpu")
+    assert load_decode_model(hw) == default_model("cpu", 2)
     assert load_efficiency(hw, kind="prefill")[1] == "default; not calibrated"
     key = f"{hw.fingerprint()}#cpu"
     bad = [
@@ -162,16 +221,19 @@ def test_corrupt_or_old_calibration_file_is_ignored() -> None:
         {**sample(*SHAPES[0]).to_json(), "measured_tps": -1.0},
         {**sample(*SHAPES[0]).to_json(), "n_layers": "four"},
         {**sample(*SHAPES[0]).to_json(), "bytes_per_token": float("nan")},
+        {**sample(*SHAPES[0]).to_json(), "attn_macs_per_token": -5},
+        # an earlier version's sample, without attention multiply-adds
+        {k: v for k, v in sample(*SHAPES[0]).to_json().items() if k != "attn_macs_per_token"},
     ]
     old = {"decode": [{"ratio": 0.4}], "decode_samples": bad, "prefill": ["x", {"ratio": -2}]}
     path.write_text(json.dumps({key: old, "other": 3}), encoding="utf-8")
-    assert load_decode_model(hw) == default_model("cpu")
+    assert load_decode_model(hw) == default_model("cpu", 2)
     assert load_efficiency(hw, kind="prefill")[1] == "default; not calibrated"
     record_decode_sample(hw, sample(*SHAPES[0]))
     stored = json.loads(path.read_text(encoding="utf-8"))[key]
     assert "decode" not in stored and len(stored["decode_samples"]) == 1
     assert record_prefill_calibration(hw, 100.0, 50.0) == pytest.approx(0.5)
     path.write_text(json.dumps([1, 2]), encoding="utf-8")
-    assert load_decode_model(hw) == default_model("cpu")
+    assert load_decode_model(hw) == default_model("cpu", 2)
     record_decode_sample(hw, sample(*SHAPES[1]))  # a corrupt file is replaced, not fatal
     assert "1 smoke test(s)" in load_decode_model(hw).source

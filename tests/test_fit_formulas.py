@@ -123,6 +123,34 @@ def test_mla_caches_only_the_latent() -> None:
     assert kv_cache_bytes(shape, 4096, RuntimeSettings()) == 61 * 4096 * 576 * 2
 
 
+def test_attention_multiply_adds_follow_query_heads_not_kv_heads() -> None:
+    from selector.fit.speed import attention_macs_per_token, kv_read_bytes_per_token
+
+    gqa = shape_from_catalog(entry(), "Q4_K_M")  # 16 query heads over 8 KV heads of 128
+    mha = shape_from_catalog(
+        entry(attention=Attention(heads=16, kv_heads=16, head_dim=128)), "Q4_K_M"
+    )
+    # per cell and layer: 16 query heads x (128 K + 128 V) multiply-adds
+    assert attention_macs_per_token(gqa, 1000) == 28 * 1000 * 16 * 256
+    assert attention_macs_per_token(mha, 1000) == attention_macs_per_token(gqa, 1000)
+    assert kv_read_bytes_per_token(mha, 1000, 2) == 2 * kv_read_bytes_per_token(gqa, 1000, 2)
+    swa = shape_from_catalog(
+        entry(layers=18, attention=Attention(heads=4, kv_heads=1, head_dim=256, global_layers=3,
+                                             sliding_window=512, sliding_layers=15)),
+        "Q4_K_M",
+    )  # fmt: skip
+    per_cell = 4 * 512
+    assert attention_macs_per_token(swa, 4096) == (3 * 4096 + 15 * 512) * per_cell
+    assert attention_macs_per_token(swa, 4096, swa_full=True) == 18 * 4096 * per_cell
+    mla = shape_from_catalog(
+        entry(
+            layers=61, attention=Attention(heads=128, kv_heads=128, head_dim=128, mla_kv_dim=576)
+        ),
+        "Q4_K_M",
+    )
+    assert attention_macs_per_token(mla, 100) == 61 * 100 * 128 * 2 * 576
+
+
 def test_70b_dense_q4_k_m_does_not_fit_one_48gb_gpu() -> None:
     llama70 = entry(
         params_b=70.6, layers=80, hidden_size=8192, vocab_size=128_256,

@@ -23,6 +23,41 @@ from selector.hardware import HardwareProfile
 RSS_TOLERANCE = 0.10  # the issue's goal: within 10% of the measured peak RSS
 
 
+# llama.cpp presets written by its own quantizer (llama_model_quantize), by file type number
+# (include/llama.h, enum llama_ftype).
+K_PRESETS = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
+
+
+_QUANTIZE = """
+import sys, llama_cpp
+params = llama_cpp.llama_model_quantize_default_params()
+params.ftype = int(sys.argv[3])
+sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), params))
+"""
+
+
+def llama_quantize(src: Path, dst: Path, ftype: int) -> Path:
+    """Quantize `src` into `dst` with llama.cpp's quantizer (the llama-quantize tool's code).
+
+    In a child process: llama.cpp logs every tensor on stderr, which is captured.
+    """
+    import subprocess
+    import sys
+
+    tmp = dst.with_name(dst.name + ".part")
+    done = subprocess.run(
+        [sys.executable, "-c", _QUANTIZE, str(src), str(tmp), str(ftype)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"quantizing {src} failed: {done.stderr[-500:]}")
+    tmp.replace(dst)
+    return dst
+
+
 def _vocab(n_vocab: int) -> tuple[list[str], list[float], list[int]]:
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + ["▁"]
     types = [TokenType.UNKNOWN, TokenType.CONTROL, TokenType.CONTROL] + [TokenType.BYTE] * 256
@@ -57,15 +92,34 @@ def make_fit_gguf(
     sliding_window: int | None = None,
     n_ctx_train: int = 65_536,
     seed: int = 0,
+    head_dim: int | None = None,
 ) -> Path:
-    """A loadable llama- or gemma3-architecture GGUF with random weights in `qtype`."""
+    """A loadable llama- or gemma3-architecture GGUF with random weights in `qtype`.
+
+    `qtype` is a type gguf-py can write (F32, F16, Q8_0, Q4_0 ...) or a llama.cpp preset
+    (Q4_K_M, Q6_K ...): gguf-py cannot quantize K-quants, so those are written in F16 and
+    quantized by llama.cpp's own quantizer, with its real per-tensor type mix.
+    """
+    preset = K_PRESETS.get(qtype)
+    if preset is not None:
+        f16 = path.with_name(path.stem + ".f16.tmp.gguf")
+        make_fit_gguf(f16, arch=arch, n_layer=n_layer, n_embd=n_embd, n_head=n_head,
+                      n_head_kv=n_head_kv, n_ff=n_ff, n_vocab=n_vocab, qtype="F16",
+                      sliding_window=sliding_window, n_ctx_train=n_ctx_train, seed=seed,
+                      head_dim=head_dim)  # fmt: skip
+        try:
+            return llama_quantize(f16, path, preset)
+        finally:
+            f16.unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
-    head_dim = n_embd // n_head
+    head_dim = head_dim or n_embd // n_head
     tokens, scores, types = _vocab(n_vocab)
     qt = GGMLQuantizationType[qtype]
-    ftype = {"Q8_0": LlamaFileType.MOSTLY_Q8_0, "Q4_0": LlamaFileType.MOSTLY_Q4_0}.get(
-        qtype, LlamaFileType.ALL_F32
-    )
+    ftype = {
+        "Q8_0": LlamaFileType.MOSTLY_Q8_0,
+        "Q4_0": LlamaFileType.MOSTLY_Q4_0,
+        "F16": LlamaFileType.MOSTLY_F16,
+    }.get(qtype, LlamaFileType.ALL_F32)
     path.parent.mkdir(parents=True, exist_ok=True)
     w = GGUFWriter(str(path), arch)
     w.add_name(f"fit test {arch} {qtype}")
@@ -78,9 +132,10 @@ def make_fit_gguf(
     w.add_head_count_kv(n_head_kv)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_rope_freq_base(10_000.0)
-    if arch == "gemma3":
+    if arch == "gemma3" or head_dim != n_embd // n_head:
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
+    if arch == "gemma3":
         if sliding_window:
             w.add_sliding_window(sliding_window)
     else:
@@ -98,8 +153,8 @@ def make_fit_gguf(
 
     def add(name: str, rows: int, cols: int) -> None:
         data = (rng.standard_normal((rows, cols)) * 0.02).astype(np.float32)
-        if qtype == "F32":
-            w.add_tensor(name, data)
+        if qtype in ("F32", "F16"):
+            w.add_tensor(name, data.astype(np.float16 if qtype == "F16" else np.float32))
         else:
             w.add_tensor(name, quantize(data, qt), raw_dtype=qt)
 
@@ -247,6 +302,14 @@ def test_gemma3_layout_read_from_gguf(models: dict[str, Path]) -> None:
     assert capped == (2 * 32_768 + 10 * 768) * width
 
 
+def test_head_size_apart_from_width_is_read_from_gguf(tmp_path: Path) -> None:
+    """Attention multiply-adds per cell: query heads x (K + V head size), from the metadata."""
+    path = make_fit_gguf(tmp_path / "h.gguf", n_layer=2, n_embd=256, n_head=8, n_head_kv=2,
+                         head_dim=64, n_ff=256, n_vocab=1000)  # fmt: skip
+    layers = shape_from_gguf(path).kv_layers
+    assert [(lay.k_width, lay.v_width, lay.attn_width) for lay in layers] == [(128, 128, 1024)] * 2
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("name", sorted(TINY_MODELS))
 @pytest.mark.parametrize("n_ctx", [512, 8192, 32768])
@@ -291,15 +354,24 @@ def test_calibrate_from_smoke_records_the_measured_efficiency(models: dict[str, 
     assert smoke_attended_cells(64, 32, 2048) == 256
     assert smoke_attended_cells(250, 12, 2048) == (6 * 256 + 6 * 512) / 12
     assert smoke_attended_cells(250, 12, 256) == 256  # never beyond the cache (PAD(n_ctx))
+    from selector.fit.speed import attention_macs_per_token
+
     bytes_s = 1 / raw_decode_tps(shape, hw, 256)
-    seconds = bytes_s / 0.25 + default_model("cpu").overhead_s(shape.n_layers, shape.n_vocab)
+    defaults = default_model("cpu", hw.cpu_cores)
+    macs = attention_macs_per_token(shape, 256, swa_full=True)
+    assert macs == 4 * 8 * (32 + 32) * 256  # layers x query heads x (K + V head size) x cells
+    seconds = (
+        bytes_s / 0.25
+        + defaults.overhead_s(shape.n_layers, shape.n_vocab)
+        + defaults.attention_s(macs)
+    )
     result = SmokeResult(status=SmokeStatus.PASSED, decode_tokens_per_s=1 / seconds,
                          prefill_tokens_per_s=100.0, prompt_tokens=64, speed_tokens=32)  # fmt: skip
     factor = calibrate_from_smoke(None, hw, "Q8_0", 2048, result, path)
     assert factor == pytest.approx(0.25, rel=0.01)
     model = load_decode_model(hw)
     assert model.efficiency == pytest.approx(factor)
-    assert model.layer_ms == default_model("cpu").layer_ms
+    assert (model.layer_ms, model.attn_ns_per_mac) == (defaults.layer_ms, defaults.attn_ns_per_mac)
     assert "efficiency calibrated from 1 smoke test(s) of 1 model(s)" in model.source
     assert "calibrated" in load_efficiency(hw, kind="prefill")[1]
     assert predict_decode_tps(shape, hw, 256, model) == pytest.approx(1 / seconds)

@@ -112,7 +112,7 @@ def load_decode_model(
     samples = decode_samples(hardware, target)
     wanted = threads or hardware.cpu_cores
     same = [s for s in samples if s.threads == wanted]
-    return fit_decode_model(tuple(same or samples), target)
+    return fit_decode_model(tuple(same or samples), target, hardware.cpu_cores)
 
 
 def record_prefill_calibration(

@@ -115,6 +115,8 @@ def fit_from_shape(
     where = place(shape, mem, layer_phase, decode_read, hardware)
 
     target = "cpu" if where.kind in ("cpu", "none") else "gpu"
+    # weight types with a slow CPU kernel cost more than their bytes, on the CPU's share
+    cpu_share = where.cpu_read_per_token / decode_read if decode_read > 0 else 0.0
     spd = speed.decode_speed(
         where.gpu_read_per_token,
         where.cpu_read_per_token,
@@ -122,7 +124,8 @@ def fit_from_shape(
         calibration.load_decode_model(hardware, target=target),
         shape.n_layers,
         shape.n_vocab,
-        kv_read,
+        speed.attention_macs_per_token(shape, context_tokens),
+        cpu_slow_extra=shape.cpu_slow_kernel_extra_bytes * cpu_share,
     )
     p_eff, p_basis = calibration.load_efficiency(hardware, target=target, kind="prefill")
     ttft, ttft_basis = speed.time_to_first_token_ms(

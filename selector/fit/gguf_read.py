@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from selector.fit.memory import LayerKV, ModelShape
-from selector.fit.quant import FILE_TYPE_NAMES
+from selector.fit.quant import CPU_SLOW_KERNEL_TIME, FILE_TYPE_NAMES
 from selector.gguf_header import (
     ArrayInfo,
     GGUFFormatError,
@@ -96,7 +96,8 @@ def shape_from_gguf(path: Path, *, cpu_repack: bool = True) -> ModelShape:
             continue
         kl, vl = (k_len_swa, v_len_swa) if swa[il] else (k_len, v_len)
         v_width = 0 if is_mla else vl * kv_heads[il]
-        layers.append(LayerKV(kl * kv_heads[il], v_width, sliding=swa[il]))
+        attn = heads[il] * (kl + vl)  # MLA: the latent (K) and its V part, per query head
+        layers.append(LayerKV(kl * kv_heads[il], v_width, sliding=swa[il], attn_width=attn))
 
     tensors = {t.name: t for t in header.tensors}
     weights = float(sum(t.n_bytes for t in header.tensors))
@@ -121,6 +122,13 @@ def shape_from_gguf(path: Path, *, cpu_repack: bool = True) -> ModelShape:
         else 0.0
     )
     ftype = FILE_TYPE_NAMES.get(int(meta.get("general.file_type", -1)), "?")
+    slow_extra = 0.0
+    for t in header.tensors:
+        factor = CPU_SLOW_KERNEL_TIME.get(t.type_name, 1.0)
+        if factor == 1.0 or (t.name == "token_embd.weight" and not tied):
+            continue  # an untied input embedding is a row lookup, not a matmul
+        share = used / experts if experts and used and "_exps." in t.name else 1.0
+        slow_extra += t.n_bytes * share * (factor - 1.0)
     return ModelShape(
         n_layers=n_layers,
         n_embd=n_embd,
@@ -137,6 +145,7 @@ def shape_from_gguf(path: Path, *, cpu_repack: bool = True) -> ModelShape:
         embedding_bytes=float(embd.n_bytes) if embd else 0.0,
         tied_embeddings=tied,
         repack_bytes=repack,
+        cpu_slow_kernel_extra_bytes=slow_extra,
         basis=f"GGUF tensors: {path.name} ({ftype}, {weights / 2**30:.3f} GiB of tensors, "
         f"{params / 1e9:.3f}B parameters)",
     )

@@ -32,11 +32,21 @@ KV_PAD = 256
 
 @dataclass(frozen=True)
 class LayerKV:
-    """Values cached per token in one layer: K width, V width (0 = no V tensor), sliding or not."""
+    """Values cached per token in one layer: K width, V width (0 = no V tensor), sliding or not.
+
+    `attn_width`: multiply-adds per attended cell for one decoded token, query heads x (key
+    length + value length): the attention compute, which tracks query heads, not KV bytes.
+    0 = unknown, taken as K + V width (one query head per KV head).
+    """
 
     k_width: int
     v_width: int
     sliding: bool = False
+    attn_width: int = 0
+
+    @property
+    def macs_per_cell(self) -> int:
+        return self.attn_width or self.k_width + self.v_width
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,9 @@ class ModelShape:
     embedding_bytes: float = 0.0
     tied_embeddings: bool = False
     repack_bytes: float = 0.0
+    # Extra bytes-equivalent a CPU decode pays for weight types with a slow kernel
+    # (quant.CPU_SLOW_KERNEL_TIME): bytes read per token x (time factor - 1). GGUF only.
+    cpu_slow_kernel_extra_bytes: float = 0.0
     recurrent_state_bytes: float = 0.0
     basis: str = ""
     layer_bytes: tuple[float, ...] = field(default_factory=tuple)
@@ -108,14 +121,22 @@ def shape_from_catalog(model: ModelEntry, quantization: str) -> ModelShape:
     layers: list[LayerKV] = []
     if att.mla_kv_dim:
         # llama.cpp keeps only the latent (K) for MLA: `has_v = !is_mla` (llama-kv-cache.cpp).
-        layers += [LayerKV(att.mla_kv_dim, 0)] * model.global_layers
+        # Each head attends over the latent for K and (less the RoPE part) for V: ~2x its width.
+        layers += [LayerKV(att.mla_kv_dim, 0, attn_width=att.heads * 2 * att.mla_kv_dim)] * (
+            model.global_layers
+        )
     else:
         # llama.cpp allocates V even where the model shares K and V (Gemma 4 global layers).
         width = att.kv_heads * att.head_dim
-        layers += [LayerKV(width, width)] * model.global_layers
+        layers += [
+            LayerKV(width, width, attn_width=att.heads * 2 * att.head_dim)
+        ] * model.global_layers
     if att.sliding_layers:
-        s_width = (att.sliding_kv_heads or att.kv_heads) * (att.sliding_head_dim or att.head_dim)
-        layers += [LayerKV(s_width, s_width, sliding=True)] * att.sliding_layers
+        s_dim = att.sliding_head_dim or att.head_dim
+        s_width = (att.sliding_kv_heads or att.kv_heads) * s_dim
+        layers += [
+            LayerKV(s_width, s_width, sliding=True, attn_width=att.heads * 2 * s_dim)
+        ] * att.sliding_layers
     weights = model.params_b * 1e9 * bpw / 8
     active = model.active_b * 1e9 * bpw / 8
     vocab = model.vocab_size or DEFAULT_VOCAB

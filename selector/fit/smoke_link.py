@@ -66,9 +66,11 @@ def decode_bytes_per_token(
 ) -> tuple[float, float]:
     """Bytes a CPU decode reads per token, and the KV cache's part of them.
 
-    Weights (less a row-lookup input embedding) plus the KV cache attended at `context_used`.
+    Weights (less a row-lookup input embedding; types with a slow CPU kernel counted at their
+    time cost) plus the KV cache attended at `context_used`.
     """
     weights = shape.active_weights_bytes - (0.0 if shape.tied_embeddings else shape.embedding_bytes)
+    weights += shape.cpu_slow_kernel_extra_bytes
     kv = speed.kv_read_bytes_per_token(
         shape, context_used, kv_bytes_per_element(kv_cache_type), swa_full=swa_full
     )
@@ -109,6 +111,7 @@ def decode_sample(
     """
     bw, _ = speed.ram_bandwidth(hardware)
     total, kv = decode_bytes_per_token(shape, cells, swa_full=True)
+    macs = speed.attention_macs_per_token(shape, cells, swa_full=True)
     return DecodeSample(
         bytes_per_token=total,
         bandwidth_gb_s=bw,
@@ -118,6 +121,7 @@ def decode_sample(
         measured_tps=measured_tps,
         threads=threads,
         kv_bytes_per_token=kv,
+        attn_macs_per_token=macs,
         detail=detail,
     )
 
@@ -132,10 +136,9 @@ def predict_decode_tps(
 ) -> float:
     """CPU decode tokens/s of `shape` attending `cells` cells, under a decode model."""
     bw, _ = speed.ram_bandwidth(hardware)
-    total, kv = decode_bytes_per_token(shape, cells, swa_full=swa_full)
-    return 1.0 / model.seconds_per_token(
-        total / (bw * 1e9), shape.n_layers, shape.n_vocab, kv / (bw * 1e9)
-    )
+    total, _kv = decode_bytes_per_token(shape, cells, swa_full=swa_full)
+    macs = speed.attention_macs_per_token(shape, cells, swa_full=swa_full)
+    return 1.0 / model.seconds_per_token(total / (bw * 1e9), shape.n_layers, shape.n_vocab, macs)
 
 
 def raw_prefill_tps(shape: ModelShape, hardware: HardwareProfile) -> float:

@@ -44,6 +44,24 @@ def kv_read_bytes_per_token(
     return total
 
 
+def attention_macs_per_token(
+    shape: ModelShape, context_tokens: float, *, swa_full: bool = False
+) -> float:
+    """Multiply-adds of attention per generated token with `context_tokens` in the cache.
+
+    Every query head takes a dot product with each attended cell's K and adds its V: query
+    heads x (key + value length) per cell and layer. Sliding layers attend as in
+    `kv_read_bytes_per_token`.
+    """
+    total = 0.0
+    for lay in shape.kv_layers:
+        seen = context_tokens
+        if lay.sliding and shape.sliding_window and not swa_full:
+            seen = min(seen, shape.sliding_window)
+        total += seen * lay.macs_per_cell
+    return total
+
+
 def ram_bandwidth(hardware: HardwareProfile) -> tuple[float, str]:
     if hardware.ram_bandwidth_gb_s:
         return hardware.ram_bandwidth_gb_s, "declared RAM bandwidth"
@@ -65,13 +83,15 @@ def decode_speed(
     model: DecodeModel,
     n_layers: int,
     n_vocab: int,
-    kv_bytes: float = 0.0,
+    attn_macs: float = 0.0,
+    cpu_slow_extra: float = 0.0,
 ) -> SpeedEstimate:
     """Tokens/s = 1 / (bytes / (bandwidth x efficiency) + attention + per-token overhead).
 
-    Bytes: GPU bytes over GPU bandwidth plus CPU bytes over RAM bandwidth (`kv_bytes`, the KV
-    part, is inside them). The attention term (KV bytes x a calibrated cost beyond reading
-    them) and the overhead (per layer, per vocabulary entry, fixed) are the model's.
+    Bytes: GPU bytes over GPU bandwidth plus CPU bytes over RAM bandwidth (the KV cache read
+    is inside them). The attention term (`attn_macs` multiply-adds at the model's cost each)
+    and the overhead (per layer, per vocabulary entry, fixed) are the model's.
+    `cpu_slow_extra`: bytes-equivalent added on the CPU for weight types with a slow kernel.
     """
     seconds = 0.0
     parts: list[str] = []
@@ -83,20 +103,20 @@ def decode_speed(
         parts.append(f"{bw:g} GB/s GPU / {gpu_bytes / 1e9:.3g} GB per token")
     if cpu_bytes > 0:
         bw, bw_basis = ram_bandwidth(hardware)
-        seconds += cpu_bytes / (bw * 1e9)
-        parts.append(f"{bw:g} GB/s RAM ({bw_basis}) / {cpu_bytes / 1e9:.3g} GB per token")
+        seconds += (cpu_bytes + cpu_slow_extra) / (bw * 1e9)
+        slow = (
+            f" (+ {cpu_slow_extra / 1e9:.2g} GB-equivalent for Q5_0/Q5_1's slower CPU kernel)"
+            if cpu_slow_extra > 0
+            else ""
+        )
+        parts.append(f"{bw:g} GB/s RAM ({bw_basis}) / {cpu_bytes / 1e9:.3g} GB per token{slow}")
     if seconds <= 0:
         return SpeedEstimate(None, None, "nothing to read")
     raw = 1.0 / seconds
-    kv_bw = gpu_bandwidth(hardware) if gpu_bytes > 0 else ram_bandwidth(hardware)[0]
-    kv_s = kv_bytes / ((kv_bw or 1.0) * 1e9)
-    per_token = model.seconds_per_token(seconds, n_layers, n_vocab, kv_s)
-    attention = ""
-    if model.kv_extra and kv_s:
-        attention = f" + {kv_s * model.kv_extra * 1e3:.2g} ms attention compute"
+    per_token = model.seconds_per_token(seconds, n_layers, n_vocab, attn_macs)
     basis = (
         " + ".join(parts)
-        + f" x {model.efficiency:.2f} efficiency{attention}"
+        + f" x {model.efficiency:.2f} efficiency{model.describe_attention(attn_macs)}"
         + f" + {model.describe_overhead(n_layers, n_vocab)} ({model.source})"
     )
     return SpeedEstimate(1.0 / per_token, raw, basis)
