@@ -296,7 +296,7 @@ def catalog_validate(
 
     result = validate_catalog([path] if path else None, include_builtin=True)
     for problem in result.problems:
-        stderr().print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        stderr().print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(2)
     typer.echo(result.summary())

@@ -94,6 +94,8 @@ def test_catalog_validate_bad_file(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert str(bad) in result.output
     assert "Traceback" not in result.output
+    problems = [line for line in result.stderr.splitlines() if line.strip()]
+    assert problems and all(line.startswith(f"error: {bad}:") for line in problems), problems
 
 
 def test_hardware_json_describes_this_machine() -> None:
