@@ -27,10 +27,9 @@ if TYPE_CHECKING:  # numpy (a dependency of gguf) is imported only when a fit ru
 # their dispatch and thread barriers) and a few ns per vocabulary entry (the greedy sampler's
 # scan of the logits). Attention: ~0.2 ns per multiply-add on one thread (llama.cpp's F16 K
 # and V, flash attention off), so the default divides DEFAULT_ATTN_NS_PER_MAC_CORE by the
-# machine's cores. GPU:
-# nothing measured (no GPU here); an assumption of kernel launches, ~0.03 ms per layer, plus
-# 0.3 ms for the logits copy and host-side sampling; attention on a GPU is bound by reading
-# the KV cache (in the bytes), its compute left out.
+# machine's cores. GPU: nothing measured (no GPU here); an assumption of kernel launches,
+# ~0.03 ms per layer, plus 0.3 ms for the logits copy and host-side sampling; attention on a
+# GPU is bound by reading the KV cache (in the bytes), its compute left out.
 DEFAULT_EFFICIENCY = {"gpu": 0.55, "cpu": 0.5}
 DEFAULT_LAYER_MS = {"gpu": 0.03, "cpu": 0.15}
 DEFAULT_VOCAB_NS = {"gpu": 1.0, "cpu": 2.0}

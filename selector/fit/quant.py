@@ -141,10 +141,11 @@ def bits_per_weight(quantization: str) -> float:
 # KV cache element types llama.cpp accepts for --cache-type-k/-v (common/arg.cpp).
 # CPU decode time per byte of a weight type, relative to the bandwidth-bound types. Q5_0 and
 # Q5_1 have no repacked layout and a slower dot product (the fifth bit is unpacked per block),
-# so on a few threads their matmuls are compute-bound: 1.75x the time per byte of Q8_0, Q6_K,
-# Q4_K and Q4_0, which run within 10% of each other (bench/quant_types.py, 2 threads, 2-core
-# AMD EPYC). They matter where a K-quant preset falls back to them: tensors whose rows do not
-# divide by 256 (Gemma 3 270M, n_embd 640, is 16% Q5_0 by bytes in Q4_K_M).
+# so on a few threads their matmuls are compute-bound: 1.70-1.75x Q8_0's time per byte in two
+# runs of bench/quant_types.py (2 threads, 2-core AMD EPYC). Q6_K measured 1.08x; Q4_0 and
+# Q4_K_M 0.4-1.1x, unresolved from run to run, so they count at 1.0 like every other type.
+# Q5_0 matters where a K-quant preset falls back to it for rows that do not divide by 256
+# (Gemma 3 270M, n_embd 640, reads 16% of its bytes per token as Q5_0 in Q4_K_M).
 CPU_SLOW_KERNEL_TIME = {"Q5_0": 1.75, "Q5_1": 1.75}
 
 
