@@ -23,18 +23,19 @@ if TYPE_CHECKING:  # numpy (a dependency of gguf) is imported only when a fit ru
 
 # Per-token overhead when nothing was measured. CPU: fitted here (bench/fit_accuracy.py: the
 # smoke child's decode loop on a 2-core AMD EPYC, 7 models with 6 to 28 layers and 32k to
-# 262k vocabularies): 0.1-0.16 ms per layer at 2 threads (the graph's small non-matmul ops,
+# 262k vocabularies): 0.08-0.16 ms per layer at 2 threads (the graph's small non-matmul ops,
 # their dispatch and thread barriers) and a few ns per vocabulary entry (the greedy sampler's
-# scan of the logits). Attention: ~0.2 ns per multiply-add on one thread (llama.cpp's F16 K
-# and V, flash attention off), so the default divides DEFAULT_ATTN_NS_PER_MAC_CORE by the
-# machine's cores. GPU: nothing measured (no GPU here); an assumption of kernel launches,
-# ~0.03 ms per layer, plus 0.3 ms for the logits copy and host-side sampling; attention on a
-# GPU is bound by reading the KV cache (in the bytes), its compute left out.
+# scan of the logits). Attention (llama.cpp's F16 K and V, flash attention off): ~0.2 ns per
+# multiply-add on one thread, 0.066-0.077 ns on two (fits of the bench's runs), so ~0.15 ns
+# per core; the default divides DEFAULT_ATTN_NS_PER_MAC_CORE by the machine's cores.
+# GPU: nothing measured (no GPU here); an assumption of kernel launches, ~0.03 ms per layer,
+# plus 0.3 ms for the logits copy and host-side sampling; attention on a GPU is bound by
+# reading the KV cache (in the bytes), its compute left out.
 DEFAULT_EFFICIENCY = {"gpu": 0.55, "cpu": 0.5}
 DEFAULT_LAYER_MS = {"gpu": 0.03, "cpu": 0.15}
 DEFAULT_VOCAB_NS = {"gpu": 1.0, "cpu": 2.0}
 DEFAULT_FIXED_MS = {"gpu": 0.3, "cpu": 0.0}
-DEFAULT_ATTN_NS_PER_MAC_CORE = {"gpu": 0.0, "cpu": 0.2}
+DEFAULT_ATTN_NS_PER_MAC_CORE = {"gpu": 0.0, "cpu": 0.15}
 # The full fit is pulled toward the defaults, as if each constant had been measured at its
 # default once more with this spread (a ridge prior): a few smoke-tested models of similar
 # shape cannot tell per-layer cost from bandwidth apart, and unpulled the fit then puts a
