@@ -302,6 +302,25 @@ def test_gemma3_layout_read_from_gguf(models: dict[str, Path]) -> None:
     assert capped == (2 * 32_768 + 10 * 768) * width
 
 
+def test_q5_0_weights_cost_more_than_their_bytes_on_a_cpu(tmp_path: Path) -> None:
+    """Q5_0's slow CPU kernel: its bytes count 1.75x in the CPU decode estimate, other types 1x."""
+    from selector.fit.estimate import fit_from_shape
+    from selector.fit.memory import RuntimeSettings
+    from selector.fit.quant import CPU_SLOW_KERNEL_TIME
+
+    kw = {"n_layer": 2, "n_embd": 256, "n_head": 4, "n_head_kv": 4, "n_ff": 512, "n_vocab": 1000}
+    q5 = shape_from_gguf(make_fit_gguf(tmp_path / "q5.gguf", qtype="Q5_0", **kw))
+    q8 = shape_from_gguf(make_fit_gguf(tmp_path / "q8.gguf", qtype="Q8_0", **kw))
+    assert q8.cpu_slow_kernel_extra_bytes == 0
+    # every matmul weight is Q5_0; the untied input embedding is a row lookup, not counted
+    read = q5.active_weights_bytes - q5.embedding_bytes - 4 * (2 * 2 * 256 + 256)  # f32 norms
+    assert q5.cpu_slow_kernel_extra_bytes == pytest.approx(
+        read * (CPU_SLOW_KERNEL_TIME["Q5_0"] - 1), rel=1e-9
+    )
+    fit = fit_from_shape(q5, cpu_machine(), context_tokens=512, runtime=RuntimeSettings())
+    assert "GB-equivalent for Q5_0/Q5_1's slower CPU kernel" in fit.speed_basis
+
+
 def test_head_size_apart_from_width_is_read_from_gguf(tmp_path: Path) -> None:
     """Attention multiply-adds per cell: query heads x (K + V head size), from the metadata."""
     path = make_fit_gguf(tmp_path / "h.gguf", n_layer=2, n_embd=256, n_head=8, n_head_kv=2,
