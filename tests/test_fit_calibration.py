@@ -123,6 +123,17 @@ def test_coefficients_never_go_negative() -> None:
     assert model.efficiency > 0
 
 
+def test_attention_term_reads_plainly_in_the_basis() -> None:
+    model = default_model("cpu", 4)  # 0.15 ns / 4 cores
+    assert (
+        model.describe_attention(40.9e6) == " + 1.5 ms attention (40.9 M multiply-adds x 0.037 ns)"
+    )
+    assert "(1.07 G multiply-adds" in model.describe_attention(1.07e9)
+    assert (
+        model.describe_attention(0.0) == "" and default_model("gpu").describe_attention(1e9) == ""
+    )
+
+
 def test_nnls_matches_a_known_solution() -> None:
     import numpy as np
 

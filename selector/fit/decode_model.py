@@ -127,8 +127,9 @@ class DecodeModel:
         """'+ 4.2 ms attention (21 M multiply-adds x 0.2 ns)', or '' when it is 0."""
         if not (self.attn_ns_per_mac and attn_macs):
             return ""
+        count = f"{attn_macs / 1e9:.3g} G" if attn_macs >= 1e9 else f"{attn_macs / 1e6:.3g} M"
         return (
-            f" + {self.attention_s(attn_macs) * 1e3:.2g} ms attention ({attn_macs / 1e6:.3g} M "
+            f" + {self.attention_s(attn_macs) * 1e3:.2g} ms attention ({count} "
             f"multiply-adds x {self.attn_ns_per_mac:.2g} ns)"
         )
 
