@@ -27,6 +27,7 @@ machine's load: say so with any figure you quote.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -111,7 +112,9 @@ def models() -> dict[str, Path]:
     out = {"gemma-3-270m-Q4_K_M": Path(gemma.assemble())}
     tmp = BENCH_CACHE / "bench-models"
     for name, params in BENCH_MODELS.items():
-        path = tmp / f"{name}.gguf"
+        # the parameters' digest in the name: an edited entry is generated afresh, not reused
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
+        path = tmp / f"{name}-{digest}.gguf"
         if not path.is_file():
             print(f"generating {path} ...", file=sys.stderr)
             make_fit_gguf(path, **params)  # type: ignore[arg-type]
