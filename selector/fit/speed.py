@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from selector.fit.decode_model import DecodeModel
-from selector.fit.memory import ModelShape
+from selector.fit.memory import LayerKV, ModelShape
 from selector.hardware import HardwareProfile
 
 # When the machine's RAM bandwidth is unknown: a dual-channel DDR4-3200 desktop or laptop
@@ -27,21 +27,29 @@ class SpeedEstimate:
     basis: str
 
 
+def attended_cells(
+    shape: ModelShape, lay: LayerKV, context_tokens: float, *, swa_full: bool = False
+) -> float:
+    """Cells one layer attends per generated token with `context_tokens` in the cache.
+
+    Sliding-window layers attend at most their window, unless the cache is full-size
+    (`swa_full`): llama.cpp then attends over every used cell and masks the rest.
+    """
+    if lay.sliding and shape.sliding_window and not swa_full:
+        return min(context_tokens, shape.sliding_window)
+    return context_tokens
+
+
 def kv_read_bytes_per_token(
     shape: ModelShape, context_tokens: float, kv_elem_bytes: float, *, swa_full: bool = False
 ) -> float:
-    """KV bytes read per generated token with `context_tokens` already in the cache.
-
-    Sliding-window layers read at most their window, unless the cache is full-size
-    (`swa_full`): llama.cpp then attends over every used cell and masks the rest.
-    """
-    total = 0.0
-    for lay in shape.kv_layers:
-        seen = context_tokens
-        if lay.sliding and shape.sliding_window and not swa_full:
-            seen = min(seen, shape.sliding_window)
-        total += seen * (lay.k_width + lay.v_width) * kv_elem_bytes
-    return total
+    """KV bytes read per generated token with `context_tokens` already in the cache."""
+    return sum(
+        attended_cells(shape, lay, context_tokens, swa_full=swa_full)
+        * (lay.k_width + lay.v_width)
+        * kv_elem_bytes
+        for lay in shape.kv_layers
+    )
 
 
 def attention_macs_per_token(
@@ -50,16 +58,12 @@ def attention_macs_per_token(
     """Multiply-adds of attention per generated token with `context_tokens` in the cache.
 
     Every query head takes a dot product with each attended cell's K and adds its V: query
-    heads x (key + value length) per cell and layer. Sliding layers attend as in
-    `kv_read_bytes_per_token`.
+    heads x (key + value length) per cell and layer.
     """
-    total = 0.0
-    for lay in shape.kv_layers:
-        seen = context_tokens
-        if lay.sliding and shape.sliding_window and not swa_full:
-            seen = min(seen, shape.sliding_window)
-        total += seen * lay.macs_per_cell
-    return total
+    return sum(
+        attended_cells(shape, lay, context_tokens, swa_full=swa_full) * lay.macs_per_cell
+        for lay in shape.kv_layers
+    )
 
 
 def ram_bandwidth(hardware: HardwareProfile) -> tuple[float, str]:
