@@ -25,7 +25,7 @@ from selector.report.formats import OutputFormat
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from selector.catalog import Catalog
     from selector.pipeline import SmokePlan
@@ -183,7 +183,7 @@ def _smoke_progress(plan: SmokePlan) -> Progress:
         console=stderr(),
         transient=False,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def on_start(model_id: str, backend: str) -> None:
         tasks[model_id] = progress.add_task(f"smoke {model_id} ({backend})", total=1)

@@ -150,6 +150,8 @@ def latency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
         a.smoke.backend.startswith("endpoint") or not req.hardware.declared
     )
     use_measured = passed and on_target
+    value: float | None
+    ttft: float | None
     if target.min_decode_tokens_per_s is not None:
         if use_measured and a.smoke is not None:
             value, basis = a.smoke.decode_tokens_per_s, "measured"

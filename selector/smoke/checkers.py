@@ -134,7 +134,8 @@ def parse_tool_calls(text: str) -> tuple[ToolCall, ...]:
     for obj in _json_objects(text):
         if not isinstance(obj, dict):
             continue
-        inner = obj.get("function") if isinstance(obj.get("function"), dict) else obj
+        function = obj.get("function")
+        inner: dict[str, Any] = function if isinstance(function, dict) else obj
         name = inner.get("name")
         args = inner.get("arguments", inner.get("parameters", {}))
         if isinstance(args, str):

@@ -175,12 +175,13 @@ def discover_models(
         if len(named) == 1:
             model_id, rank = named[0], 0
         else:
-            model_id, why = match_entry(info, catalog)
-            if model_id is None:
+            matched, why = match_entry(info, catalog)
+            if matched is None:
                 if len(named) > 1:
                     why = f"file name is listed by several entries: {', '.join(named)}"
                 found.unmatched.append(UnmatchedFile(path, why))
                 continue
+            model_id = matched
             rank = 1 if prefer_quant and info.quantization == prefer_quant.upper() else 2
         claims.setdefault(model_id, []).append((rank, path))
 

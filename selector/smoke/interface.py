@@ -76,7 +76,7 @@ class SmokeResult(BaseModel):
 
     @classmethod
     def error(cls, reason: str, **measured: object) -> SmokeResult:
-        return cls(status=SmokeStatus.ERROR, reason=reason, **measured)  # type: ignore[arg-type]
+        return cls(status=SmokeStatus.ERROR, reason=reason, **measured)
 
 
 class SmokeBackend(Protocol):
