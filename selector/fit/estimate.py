@@ -56,6 +56,14 @@ class Fit(BaseModel):
     ttft_basis: str = ""
     llama_cpp_estimate_gb: float | None = None
     notes: list[str] = Field(default_factory=list)
+    # The serving engine's view (SPEC §7); filled by the engine-aware fit.
+    engine: str | None = Field(None, description="llama.cpp, vllm or sglang")
+    precision: str | None = Field(None, description="e.g. BF16, FP8, Q4_K_M, MXFP4")
+    tensor_parallel: int | None = None
+    kv_capacity_tokens: int | None = Field(None, description="KV cache capacity, tokens")
+    max_concurrency: float | None = Field(
+        None, description="sessions of context_tokens the KV cache holds at once"
+    )
 
 
 def disk_size_gb(model: ModelEntry, quantization: str) -> float:

@@ -40,6 +40,20 @@ class LicenseSummary(_Out):
     url: str
 
 
+class ArtifactReport(_Out):
+    """The exact weights file a recommendation is about (SPEC §7); None where unknown."""
+
+    repo: str | None = Field(None, description="Hugging Face repository, e.g. org/name-GGUF")
+    revision: str | None = Field(None, description="the commit the artifact is pinned to")
+    file: str | None = Field(None, description="file name (the first shard when split)")
+    sha256: str | None = Field(
+        None, description="the LFS object id, where a primary source gives it"
+    )
+    size_bytes: int | None = None
+    local_path: str | None = Field(None, description="where this machine holds it, if it does")
+    verified: bool = Field(False, description="the local file's sha256 equals the pinned one")
+
+
 class CandidateReport(_Out):
     id: str
     rank: int
@@ -64,6 +78,7 @@ class CandidateReport(_Out):
     score_breakdown: ScoreBreakdown
     risks: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
+    artifact: ArtifactReport | None = Field(None, description="the pinned weights file")
 
 
 class ExclusionReason(_Out):

@@ -43,6 +43,18 @@ class ProbeOutcome(BaseModel):
     error: str = Field("", description="set when the probe could not run to an answer")
 
 
+class CapabilityRate(BaseModel):
+    """Pass rate of one capability's probes over all repeats, with its Wilson 95% interval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    passed: int
+    total: int
+    rate: float
+    ci_low: float
+    ci_high: float
+
+
 class SmokeResult(BaseModel):
     """The `smoke` object of the JSON report (SPEC §3), with the measurement details added."""
 
@@ -69,6 +81,9 @@ class SmokeResult(BaseModel):
     wall_time_s: float = 0.0
     cached: bool = False
     probes: list[ProbeOutcome] = Field(default_factory=list)
+    capabilities: dict[str, CapabilityRate] = Field(
+        default_factory=dict, description="per-capability pass rates (SPEC §7)"
+    )
 
     @classmethod
     def skipped(cls, reason: str) -> SmokeResult:
