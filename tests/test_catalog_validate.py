@@ -276,3 +276,39 @@ def test_the_shipped_catalog_validates_clean() -> None:
     report = validate_catalog(None, include_builtin=True)
     assert report.ok, "\n".join(report.lines())
     assert report.models > 0 and report.licenses >= 15 and report.gpus >= 20
+
+
+ARTIFACT = """
+[[artifact]]
+model = "test-model"
+quantization = "Q4_K_M"
+repo = "example/test-model-GGUF"
+revision = "0123456789abcdef0123456789abcdef01234567"
+source = "https://huggingface.co/example/test-model-GGUF/tree/main"
+files = [{ name = "test-model-Q4_K_M.gguf", size_bytes = 4920000000, sha256 = "%s" }]
+"""
+
+
+def test_artifact_of_a_known_model_is_ok(tmp_path: Path) -> None:
+    write(tmp_path / "m.toml", LICENSE, model_toml())
+    write(tmp_path / "artifacts" / "a.toml", ARTIFACT % ("ab" * 32))
+    report = validate(tmp_path)
+    assert report.ok, report.lines()
+    assert report.artifacts == 1
+    cat = load_catalog([tmp_path], replace=True)
+    (art,) = cat.artifacts_for("test-model")
+    assert (art.size_bytes, art.files[0].sha256) == (4920000000, "ab" * 32)
+
+
+def test_artifact_naming_an_unknown_model(tmp_path: Path) -> None:
+    write(tmp_path / "m.toml", LICENSE, model_toml())
+    path = write(tmp_path / "a.toml", (ARTIFACT % ("ab" * 32)).replace("test-model", "tset-model"))
+    line = only_problem(validate(tmp_path))
+    assert "unknown model 'tset-model'" in line and "test-model" in line
+    assert line.startswith(f"{path}:{line_of(path, 'model =')}:")
+
+
+def test_artifact_with_a_short_hash(tmp_path: Path) -> None:
+    write(tmp_path / "m.toml", LICENSE, model_toml())
+    write(tmp_path / "a.toml", ARTIFACT % "abc123")
+    assert "sha256" in only_problem(validate(tmp_path))

@@ -40,6 +40,7 @@ class ValidationReport:
     models: int = 0
     licenses: int = 0
     gpus: int = 0
+    artifacts: int = 0
 
     @property
     def ok(self) -> bool:
@@ -52,7 +53,8 @@ class ValidationReport:
     def summary(self) -> str:
         return (
             f"{len(self.files)} files, {self.models} models, {self.licenses} licenses, "
-            f"{self.gpus} GPUs: " + ("ok" if self.ok else f"{len(self.problems)} problems")
+            f"{self.gpus} GPUs, {self.artifacts} artifacts: "
+            + ("ok" if self.ok else f"{len(self.problems)} problems")
         )
 
 
@@ -78,6 +80,7 @@ def validate_catalog(
         models=len(cat.models),
         licenses=len(cat.licenses),
         gpus=len(cat.gpus),
+        artifacts=len(cat.artifacts),
     )
 
 

@@ -15,11 +15,18 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from selector.catalog.schema import GPU, CatalogFile, License, ModelEntry
+from selector.catalog.schema import GPU, Artifact, CatalogFile, License, ModelEntry
 from selector.errors import CatalogError
 from selector.tomlio import describe_validation_error, did_you_mean, locate, read_toml
 
-KINDS: dict[str, type[BaseModel]] = {"model": ModelEntry, "license": License, "gpu": GPU}
+KINDS: dict[str, type[BaseModel]] = {
+    "model": ModelEntry,
+    "license": License,
+    "gpu": GPU,
+    "artifact": Artifact,
+}
+# The key an entry's problems point at: artifacts have no `id` of their own.
+ID_KEY = {"artifact": "model"}
 
 
 def builtin_catalog_dir() -> Path:
@@ -54,10 +61,11 @@ class Entry:
     item: Any
     file: ParsedFile
 
-    def line(self, key: str = "id") -> int | None:
+    def line(self, key: str | None = None) -> int | None:
+        key = key or ID_KEY.get(self.kind, "id")
         return locate(self.file.text, (self.kind, self.index, key))
 
-    def problem(self, message: str, key: str = "id") -> Problem:
+    def problem(self, message: str, key: str | None = None) -> Problem:
         return Problem(self.file.path, self.line(key), message)
 
 
@@ -78,7 +86,12 @@ class Catalog:
     models: dict[str, ModelEntry] = field(default_factory=dict)
     licenses: dict[str, License] = field(default_factory=dict)
     gpus: dict[str, GPU] = field(default_factory=dict)
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
     origin: dict[str, Path] = field(default_factory=dict)
+
+    def artifacts_for(self, model_id: str) -> list[Artifact]:
+        """The model's known artifacts, in catalog order."""
+        return [a for a in self.artifacts.values() if a.model == model_id]
 
     def model(self, model_id: str) -> ModelEntry:
         try:
@@ -179,6 +192,7 @@ def assemble(files: Sequence[ParsedFile]) -> tuple[Catalog, list[Problem]]:
         "model": cat.models,
         "license": cat.licenses,
         "gpu": cat.gpus,
+        "artifact": cat.artifacts,
     }
     first: dict[str, Entry] = {}
     for parsed in files:
@@ -200,6 +214,12 @@ def assemble(files: Sequence[ParsedFile]) -> tuple[Catalog, list[Problem]]:
             first[key] = entry
     for parsed in files:
         for entry in parsed.entries:
+            if entry.kind == "artifact" and entry.item.model not in cat.models:
+                hint = did_you_mean(entry.item.model, cat.models)
+                problems.append(
+                    entry.problem(f"artifact names unknown model {entry.item.model!r}{hint}")
+                )
+                continue
             if entry.kind != "model" or cat.origin.get(f"model:{entry.item.id}") != parsed.path:
                 continue
             if entry.item.license not in cat.licenses:

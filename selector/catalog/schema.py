@@ -6,7 +6,7 @@ The models are the schema: `catalog validate` and docs/catalog.md both follow th
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
 
@@ -191,9 +191,73 @@ class GPU(_Strict):
     sources: list[HttpUrl] = Field(min_length=1)
 
 
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+GitCommit = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
+HubRepo = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+
+
+class ArtifactFile(_Strict):
+    """One file of an artifact (a split GGUF has several shards, listed in order)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._/-]*$", description="path in the repo")
+    size_bytes: PositiveInt | None = None
+    sha256: Sha256 | None = Field(None, description="the LFS object id, from a primary source")
+
+    @model_validator(mode="after")
+    def _inside_the_repo(self) -> ArtifactFile:
+        if ".." in self.name.split("/"):
+            raise ValueError("a file name may not climb out of the repository ('..')")
+        return self
+
+
+class Artifact(_Strict):
+    """A published weights artifact of one catalog model, pinned to a repository revision.
+
+    Artifacts live in their own `[[artifact]]` tables (catalog/artifacts/): pins change far
+    more often than a model's facts. `format = "gguf"` is a llama.cpp file at a GGUF
+    quantization; `"safetensors"` is a serving checkpoint (vLLM/SGLang) at a precision such as
+    BF16, FP8, AWQ-INT4, GPTQ-INT4 or MXFP4.
+    """
+
+    model: CatalogId = Field(description="the catalog model id this artifact holds")
+    format: Literal["gguf", "safetensors"] = "gguf"
+    quantization: str = Field(description="GGUF quantization (Q4_K_M) or checkpoint precision")
+    repo: HubRepo = Field(description="Hugging Face repository, owner/name")
+    revision: GitCommit | None = Field(None, description="the commit the files are pinned to")
+    files: list[ArtifactFile] = Field(default_factory=list)
+    source: HttpUrl = Field(description="where the file names, sizes and hashes were read")
+    publisher: str = Field("", description="who made it: the model's vendor or a quantizer")
+    unverified: list[str] = Field(default_factory=list)
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _gguf_has_files(self) -> Artifact:
+        if self.format == "gguf" and not self.files:
+            raise ValueError("a gguf artifact lists its file(s)")
+        return self
+
+    @property
+    def id(self) -> str:
+        """Unique per model, format, quantization and repository."""
+        return f"{self.model}:{self.format}:{self.quantization}:{self.repo}"
+
+    @property
+    def size_bytes(self) -> int | None:
+        """Total over the files, or None when any file's size is unknown."""
+        total = 0
+        for f in self.files:
+            if f.size_bytes is None:
+                return None
+            total += f.size_bytes
+        return total or None
+
+
 class CatalogFile(_Strict):
-    """The shape of one TOML file under catalog/: any mix of the three tables."""
+    """The shape of one TOML file under catalog/: any mix of the four tables."""
 
     model: list[ModelEntry] = Field(default_factory=list)
     license: list[License] = Field(default_factory=list)
     gpu: list[GPU] = Field(default_factory=list)
+    artifact: list[Artifact] = Field(default_factory=list)
