@@ -182,9 +182,27 @@ def latency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
 
 
 def smoke_reasons(a: Assessment) -> list[Reason]:
-    if a.smoke is not None and a.smoke.status is SmokeStatus.FAILED:
+    """A capability the run tested (the needed ones, the team's own, and the always-on
+    instruction following and structured output) whose probes fail excludes the model, one
+    reason per capability; docs/smoke.md has the rule."""
+    from selector.smoke.stats import CAPABILITY_PASS_RATE, failing_capabilities
+
+    if a.smoke is None or a.smoke.status is not SmokeStatus.FAILED:
+        return []
+    failing = failing_capabilities(a.smoke.capabilities)
+    if not failing:
         return [Reason(ReasonCode.SMOKE, f"smoke test failed: {a.smoke.reason}")]
-    return []
+    out = []
+    for name in failing:
+        r = a.smoke.capabilities[name]
+        out.append(
+            Reason(
+                ReasonCode.SMOKE,
+                f"smoke test failed {name}: {r.passed}/{r.total} probe runs passed "
+                f"(95% interval {r.ci_low:.2f}-{r.ci_high:.2f}; needs {CAPABILITY_PASS_RATE:.0%})",
+            )
+        )
+    return out
 
 
 def assess_catalog(req: Requirements, catalog: Catalog, hw: HardwareProfile) -> list[Assessment]:

@@ -77,9 +77,7 @@ def _smoke_stage(
     for model_id, reason in skipped.items():
         by_id[model_id].smoke = SmokeResult.skipped(reason)
     if jobs:
-        settings = SmokeSettings(
-            n_ctx=req.smoke.n_ctx, threads=req.smoke.threads, timeout_s=req.smoke.timeout_s
-        )
+        settings = smoke_settings(req)
         start, done = plan.on_start, plan.on_done
         results = run_many(
             jobs,
@@ -95,6 +93,47 @@ def _smoke_stage(
         notes += more
         if calibrated and hw.source == "detected":
             refresh_estimates(assessments, req, hw)
+    return notes
+
+
+def smoke_settings(req: Requirements) -> SmokeSettings:
+    """The smoke run a requirements file asks for: the always-on probes, those of `needs`,
+    the team's own probe files, long-context at `context_tokens`, repeats and sampling."""
+    from selector.smoke.probes import plan_for
+
+    plan = plan_for(
+        [n.value for n in req.use_case.needs],
+        suites=req.smoke.suites,
+        context_tokens=req.use_case.context_tokens,
+    )
+    return SmokeSettings(
+        n_ctx=req.smoke.n_ctx,
+        threads=req.smoke.threads,
+        timeout_s=req.smoke.timeout_s,
+        repeats=req.smoke.repeats,
+        seed=req.smoke.seed,
+        temperature=req.smoke.temperature,
+        suite=plan,
+    )
+
+
+def _smoke_notes(req: Requirements, ties: dict[str, list[str]]) -> list[str]:
+    """Needs no probe can check here, and shortlisted candidates whose smoke pass rates the
+    samples cannot tell apart (their 95% intervals overlap), each pair once."""
+    from selector.smoke.probes import unprobed
+
+    notes = []
+    missing = unprobed([n.value for n in req.use_case.needs])
+    if missing:
+        notes.append(f"not smoke-tested (no probes for it here): {', '.join(missing)}")
+    for model_id, others in ties.items():
+        later = [o for o in others if list(ties).index(o) > list(ties).index(model_id)]
+        if later:
+            notes.append(
+                f"smoke: {model_id} cannot be told apart from {', '.join(later)} at this sample "
+                f"size (95% intervals of the pass rates overlap; [smoke] repeats = "
+                f"{req.smoke.repeats})"
+            )
     return notes
 
 
@@ -175,12 +214,20 @@ def recommend(
     for a in assessments:
         finish_assessment(a, req)
     ranked = rank([a for a in assessments if not a.excluded], req)
+    from selector.ranking import indistinguishable
+
+    ties = indistinguishable([a for a, _ in ranked]) if plan.enabled else {}
+    if plan.enabled:
+        notes += _smoke_notes(req, ties)
     if top is not None:
         if len(ranked) > top:
             notes.append(f"showing the top {top} of {len(ranked)} candidates (--top)")
         ranked = ranked[:top]
     candidates = [
-        _candidate(a, i, s.total, s.terms, req, hw) for i, (a, s) in enumerate(ranked, start=1)
+        _candidate(a, i, s.total, s.terms, req, hw).model_copy(
+            update={"smoke_not_distinguishable_from": ties.get(a.model.id, [])}
+        )
+        for i, (a, s) in enumerate(ranked, start=1)
     ]
     excluded = [
         ExcludedReport(

@@ -84,12 +84,40 @@ def tooling(model: ModelEntry) -> Term:
 
 
 def smoke_term(result: SmokeResult | None) -> Term:
+    """The pass rate of the probe runs of every capability the run tested: the ones the team
+    needs, its own probe files, and the always-on instruction following and structured output
+    (docs/smoke.md). A run without a verdict is neutral or zero, as before."""
+    from selector.smoke.stats import overall
+
     if result is None or result.status is SmokeStatus.SKIPPED:
         return Term(UNTESTED_SMOKE_SCORE, "not smoke-tested (neutral)")
     if result.status is SmokeStatus.ERROR:
         return Term(0.0, f"smoke test error: {result.reason}")
-    total = max(result.probes_total, 1)
-    return Term(result.probes_passed / total, f"{result.probes_passed}/{total} probes passed")
+    pooled = overall(result)
+    if pooled is None:
+        total = max(result.probes_total, 1)
+        return Term(result.probes_passed / total, f"{result.probes_passed}/{total} probes passed")
+    parts = ", ".join(f"{k} {r.passed}/{r.total}" for k, r in result.capabilities.items())
+    why = (
+        f"{pooled.passed}/{pooled.total} probe runs passed "
+        f"(95% interval {pooled.ci_low:.2f}-{pooled.ci_high:.2f}): {parts}"
+    )
+    return Term(pooled.rate, why)
+
+
+def indistinguishable(assessments: list[Assessment]) -> dict[str, list[str]]:
+    """For each smoke-tested candidate, the others whose pooled pass-rate intervals overlap its
+    own: at this sample size the smoke evidence cannot order them. In the given (rank) order."""
+    from selector.smoke.stats import overall, overlap
+
+    rates = {a.model.id: overall(a.smoke) for a in assessments}
+    tested = {k: v for k, v in rates.items() if v is not None}
+    out: dict[str, list[str]] = {}
+    for model_id, mine in tested.items():
+        others = [o for o, r in tested.items() if o != model_id and overlap(mine, r)]
+        if others:
+            out[model_id] = others
+    return out
 
 
 @dataclass(frozen=True)

@@ -137,11 +137,27 @@ class SmokeOptions(_Section):
     threads: PositiveInt | None = None
     concurrency: PositiveInt = Field(4, description="endpoints probed at once")
     endpoints: list[EndpointSpec] = Field(default_factory=list)
+    suites: list[Path] = Field(
+        default_factory=list,
+        description="your own probe files (TOML, docs/smoke.md), relative to this file",
+    )
+    repeats: PositiveInt = Field(1, description="runs of the probe suite (needs temperature > 0)")
+    seed: int = Field(0, description="seed of the first run; run k uses seed + k")
+    temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature; 0 = greedy")
 
     @field_validator("models_dir")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @model_validator(mode="after")
+    def _repeats_need_sampling(self) -> SmokeOptions:
+        if self.repeats > 1 and self.temperature == 0:
+            raise ValueError(
+                "repeats > 1 needs temperature > 0: greedy decoding gives the same answer "
+                "every time"
+            )
+        return self
 
 
 class RankingWeights(_Section):
@@ -190,6 +206,15 @@ def load_requirements(path: Path, catalog: Any = None) -> Requirements:
     if req.smoke.models_dir is not None and not req.smoke.models_dir.is_absolute():
         # A relative models_dir is relative to the requirements file, like paths in pyproject.
         req.smoke.models_dir = (path.parent / req.smoke.models_dir).resolve()
+    if req.smoke.suites:
+        # probe files are relative to the requirements file too, and checked now (exit 2)
+        from selector.smoke.probes import load_probe_files
+
+        req.smoke.suites = [
+            p if p.expanduser().is_absolute() else (path.parent / p).resolve()
+            for p in (s.expanduser() for s in req.smoke.suites)
+        ]
+        load_probe_files(req.smoke.suites)
     if catalog is not None:
         check_against_catalog(req, catalog, path, text)
     return req

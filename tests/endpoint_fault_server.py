@@ -65,6 +65,7 @@ class FaultServer(ThreadingHTTPServer):
         answers: dict[str, str],
         reject_needle: str | None,
         delay_s: float,
+        finish_length: tuple[str, ...] = (),
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
@@ -79,6 +80,7 @@ class FaultServer(ThreadingHTTPServer):
         self.answers = answers
         self.reject_needle = reject_needle
         self.delay_s = delay_s
+        self.finish_length = finish_length
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.posts: list[dict[str, Any]] = []
@@ -186,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._json(503, {"error": {"message": "loading model"}})
             return
-        if server.reject_needle and server.reject_needle in json.dumps(body):
+        if server.reject_needle and server.reject_needle in json.dumps(body, ensure_ascii=False):
             self._json(400, {"error": {"message": "prompt exceeds the context size"}})
             return
         if mode == "reject-tools" and body.get("tools"):
@@ -224,11 +226,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._stream_reply(body, chat)
 
-    def _reply_for(self, body: dict[str, Any]) -> str:
-        """A scripted answer when a key of `answers` occurs in the request, else `reply`."""
+    @staticmethod
+    def _asked(body: dict[str, Any]) -> str:
         asked = body.get("prompt") or ""
         if not asked and body.get("messages"):
             asked = str(body["messages"][-1].get("content", ""))
+        return str(asked)
+
+    def _reply_for(self, body: dict[str, Any]) -> str:
+        """A scripted answer when a key of `answers` occurs in the request, else `reply`."""
+        asked = self._asked(body)
         for needle, answer in self.server.answers.items():
             if needle in asked:
                 return answer
@@ -265,7 +272,9 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(server.delay_s)
                 piece = word if i == 0 else " " + word
                 self._event(self._chunk({"content": piece}, chat=chat))
-            self._event(self._chunk({}, finish="stop", chat=chat))
+            asked = self._asked(body)
+            cut = any(needle in asked for needle in server.finish_length)
+            self._event(self._chunk({}, finish="length" if cut else "stop", chat=chat))
             if server.usage and (body.get("stream_options") or {}).get("include_usage"):
                 usage = {
                     "prompt_tokens": 11,
@@ -290,6 +299,7 @@ def fault_server(
     answers: dict[str, str] | None = None,
     reject_needle: str | None = None,
     delay_s: float = 0.0,
+    finish_length: tuple[str, ...] = (),
 ) -> Iterator[FaultServer]:
     """Run a FaultServer in a thread for the duration of the block."""
     server = FaultServer(
@@ -303,6 +313,7 @@ def fault_server(
         answers=answers or {},
         reject_needle=reject_needle,
         delay_s=delay_s,
+        finish_length=finish_length,
     )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

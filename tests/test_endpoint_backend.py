@@ -9,27 +9,24 @@ import socket
 
 import pytest
 from endpoint_fault_server import InFlightGauge, fault_server
+from support.scripted import RIGHT
 
 from selector.errors import InputError
-from selector.smoke.endpoint import EndpointBackend, split_reasoning
+from selector.smoke.endpoint import EndpointBackend
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
-from selector.smoke.probes import PROBES, SUITE_VERSION
+from selector.smoke.probes import SUITE_VERSION, SuitePlan, builtin_probes
 from selector.smoke.runner import SmokeJob, run_many
 from selector.vocab import Tuning
 
-SETTINGS = SmokeSettings(max_tokens=32, speed_tokens=16, timeout_s=20)
+WEATHER = next(p for p in builtin_probes() if p.id == "tool-weather")
+# the always-on probes plus the one tool probe the fake server's structured call answers
+PLAN = SuitePlan(capabilities=("instruction-following", "structured-output"), extra=(WEATHER,))
+N_PROBES = len(PLAN.probes())
+SETTINGS = SmokeSettings(max_tokens=32, speed_tokens=16, timeout_s=20, suite=PLAN)
 FAST = {"timeout_s": 1.0, "connect_timeout_s": 1.0, "retries": 2, "backoff_s": 0.01}
 
 # What a model that gets everything right would say, keyed by a phrase of each probe's prompt.
-RIGHT_ANSWERS = {
-    "count from 1 to 500": " ".join(str(i) for i in range(1, 41)),  # the speed run
-    "word hello three times": "HELLO, HELLO, HELLO",
-    "Lisbon is the capital": '{"city": "Lisbon", "country": "Portugal"}',
-    "weather in Oslo": '{"name": "get_weather", "arguments": {"city": "Oslo", "unit": "celsius"}}',
-    "A box holds 12 pens": "12 * 7 = 84, 84 - 5 = 79. Answer: 79",
-    "access code for the storage room": "4817",
-    "Classify the sentiment": "negative",
-}
+RIGHT_ANSWERS = RIGHT
 OSLO_CALL = {"name": "get_weather", "arguments": {"city": "Oslo", "unit": "celsius"}}
 
 
@@ -52,14 +49,20 @@ def test_right_answers_pass_with_structured_tool_call_and_server_usage() -> None
         result = _backend(server.base_url).run(SETTINGS)
         tool_posts = [p for p in server.posts if p.get("tools")]
     assert result.status is SmokeStatus.PASSED, result.reason
-    assert (result.probes_passed, result.probes_total) == (len(PROBES), len(PROBES))
+    assert (result.probes_passed, result.probes_total) == (N_PROBES, N_PROBES)
     assert result.suite_version == SUITE_VERSION
+    assert result.suite_digest == PLAN.digest()
+    assert set(result.capabilities) == {
+        "instruction-following",
+        "structured-output",
+        "tool-calling",
+    }
     assert result.backend.startswith(f"endpoint {server.base_url}")
     assert "decode speed over 41 tokens (server usage)" in result.reason
     assert (result.prompt_tokens, result.speed_tokens) == (11, 41)  # the fake server's usage
     assert result.time_to_first_token_ms > 0
     assert result.decode_tokens_per_s > 0
-    tool = _outcome(result, "tool-call")
+    tool = _outcome(result, "tool-weather")
     assert tool.passed
     assert tool.detail.startswith("structured tool call via `tools`")
     assert len(tool_posts) == 1 and tool_posts[0]["tool_choice"] == "auto"
@@ -70,15 +73,17 @@ def test_wrong_answers_fail_the_suite_but_not_the_run() -> None:
     with fault_server("ok", reply="I do not know") as server:
         result = _backend(server.base_url).run(SETTINGS)
     assert result.status is SmokeStatus.FAILED
-    assert result.probes_passed == 0 and result.probes_total == len(PROBES)
-    assert "0/6 probes passed" in result.reason
+    assert result.probes_passed == 0 and result.probes_total == N_PROBES
+    assert result.reason.startswith(
+        "failed instruction-following 0/6, structured-output 0/5, tool-calling 0/1"
+    )
 
 
 def test_rejected_tools_fall_back_to_prompt_and_say_so() -> None:
     with fault_server("reject-tools", answers=RIGHT_ANSWERS) as server:
         result = _backend(server.base_url).run(SETTINGS)
         fallback = [p for p in server.posts if "weather in Oslo" in p["messages"][-1]["content"]]
-    tool = _outcome(result, "tool-call")
+    tool = _outcome(result, "tool-weather")
     assert tool.passed
     assert "server rejected `tools` (HTTP 400: tools are not supported)" in tool.detail
     assert "prompt-based fallback used" in tool.detail
@@ -86,12 +91,23 @@ def test_rejected_tools_fall_back_to_prompt_and_say_so() -> None:
     assert "You can call these functions" in fallback[1]["messages"][0]["content"]
 
 
-def test_missing_structured_call_falls_back_to_prompt() -> None:
+def test_a_call_written_as_text_is_judged_without_a_fallback() -> None:
     with fault_server("ok", answers=RIGHT_ANSWERS, tool_call=None) as server:
         result = _backend(server.base_url).run(SETTINGS)
-    tool = _outcome(result, "tool-call")
+        asked = [p for p in server.posts if "weather in Oslo" in str(p.get("messages"))]
+    tool = _outcome(result, "tool-weather")
+    assert tool.passed and tool.detail.startswith("chat with `tools`: get_weather called")
+    assert len(asked) == 1
+
+
+def test_no_call_at_all_falls_back_to_tools_in_the_prompt() -> None:
+    answers = {**RIGHT_ANSWERS, "weather in Oslo": "Let me check."}
+    answers = {"You can call these": RIGHT_ANSWERS["weather in Oslo"], **answers}
+    with fault_server("ok", answers=answers, tool_call=None) as server:
+        result = _backend(server.base_url).run(SETTINGS)
+    tool = _outcome(result, "tool-weather")
     assert tool.passed
-    assert tool.detail.startswith("no structured tool call came back through `tools`")
+    assert tool.detail.startswith("no tool call came back through `tools`; prompt-based fallback")
 
 
 def test_server_refusing_stream_options_is_measured_from_counted_deltas() -> None:
@@ -111,7 +127,7 @@ def test_base_tuning_uses_completions_with_few_shot_prompt() -> None:
         tool_body = next(p for p in server.posts if "Call:" in p.get("prompt", ""))
     assert paths == {"/completions"}
     assert tool_body["stop"] == ["\n"] and "tools" not in tool_body
-    assert _outcome(result, "tool-call").passed
+    assert _outcome(result, "tool-weather").passed
 
 
 @pytest.mark.parametrize(
@@ -132,7 +148,7 @@ def test_each_fault_ends_in_a_clear_error(mode: str, expected: str) -> None:
         result = _backend(server.base_url).run(SETTINGS)
     assert result.status is SmokeStatus.ERROR
     assert expected.format(base=server.base_url) in result.reason
-    assert result.probes_total == len(PROBES)
+    assert result.probes_total == N_PROBES
     assert result.wall_time_s < 10
 
 
@@ -241,22 +257,26 @@ def test_bad_configuration_is_input_error(kwargs: dict, message: str) -> None:
     assert "pw@" not in str(info.value)
 
 
-def test_a_probe_refused_for_its_prompt_fails_alone() -> None:
-    needle = "Facilities notes"  # only the recall probe and the speed run carry it
+def test_a_probe_refused_for_its_prompt_errors_alone() -> None:
+    needle = "Lisbon is the capital"
     with fault_server("ok", answers=RIGHT_ANSWERS, tool_call=OSLO_CALL, reject_needle=needle) as s:
         result = _backend(s.base_url).run(SETTINGS)
-    assert result.status is SmokeStatus.ERROR  # the speed run hit it too: no speed, no verdict
+    assert result.status is SmokeStatus.PASSED, result.reason
+    assert "1 errored (json-extraction): HTTP 400" in result.reason
+    refused = _outcome(result, "json-extraction")
+    assert refused.status == "error" and "HTTP 400" in refused.error
+    assert refused.capability == "structured-output"
+    assert result.capabilities["structured-output"].total == 4
+    assert result.probes_passed == N_PROBES - 1
+
+
+def test_a_refused_speed_run_is_the_run_s_error() -> None:
+    needle = "Facilities notes"  # only the speed run carries it
+    with fault_server("ok", answers=RIGHT_ANSWERS, tool_call=OSLO_CALL, reject_needle=needle) as s:
+        result = _backend(s.base_url).run(SETTINGS)
+    assert result.status is SmokeStatus.ERROR  # no speed, no verdict
     assert "prompt exceeds the context size" in result.reason
-    recall = _outcome(result, "context-recall")
-    assert not recall.passed and "HTTP 400" in recall.error
-    assert recall.kind == "recall"
-    assert result.probes_passed == len(PROBES) - 1
-
-
-def test_inline_think_blocks_are_set_aside() -> None:
-    assert split_reasoning("<think>hmm</think>\n4817") == ("4817", "<think>hmm</think>\n")
-    assert split_reasoning("<think>still going") == ("", "<think>still going")
-    assert split_reasoning("plain") == ("plain", "")
+    assert result.probes_passed == N_PROBES  # the probes it ran are kept
 
 
 def test_unknown_model_404_names_what_the_server_serves() -> None:

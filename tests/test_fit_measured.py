@@ -240,7 +240,7 @@ def measure_run(
         },
         "threads": threads,
         "tuning": "base",
-        "probe_ids": None if probes else [],
+        "suite": None if probes else {"capabilities": []},
         "result_path": "",
     }
     out = subprocess.run(

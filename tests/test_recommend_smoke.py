@@ -80,9 +80,15 @@ def test_local_weights_are_smoke_tested_and_the_verdict_is_reported(tmp_path: Pa
     assert report["candidates"] == []
     (excluded,) = report["excluded"]
     assert excluded["id"] == "acme-tiny"
-    assert [r["code"] for r in excluded["reasons"]] == ["smoke"]
-    assert "smoke test failed" in excluded["reasons"][0]["message"]
+    # each capability the run tested and failed is its own `smoke` reason, named
+    assert {r["code"] for r in excluded["reasons"]} == {"smoke"}
+    messages = [r["message"] for r in excluded["reasons"]]
+    assert messages[0].startswith("smoke test failed instruction-following: 0/6 probe runs")
+    assert messages[1].startswith("smoke test failed structured-output: 0/5 probe runs")
     smoke = excluded["smoke"]
+    # no `needs`: only the always-on capabilities ran
+    assert list(smoke["capabilities"]) == ["instruction-following", "structured-output"]
+    assert smoke["capabilities"]["structured-output"]["ci_high"] < 0.6
     assert smoke["status"] == "failed" and smoke["backend"] == "llama.cpp"
     assert smoke["probes_total"] == len(smoke["probes"]) > 0
     assert smoke["decode_tokens_per_s"] > 0 and smoke["peak_rss_gb"] > 0

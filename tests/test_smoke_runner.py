@@ -14,7 +14,7 @@ from selector.smoke.cache import SmokeCache, file_sha256, known_sha256
 from selector.smoke.child import HOOK_ENV
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
 from selector.smoke.llamacpp import LlamaCppBackend
-from selector.smoke.probes import PROBES, SUITE_VERSION
+from selector.smoke.probes import SUITE_VERSION, SuitePlan
 from selector.smoke.runner import SmokeJob, result_key, run_many, run_suite
 from selector.vocab import Tuning
 
@@ -53,10 +53,12 @@ def test_tiny_model_loads_and_every_metric_is_measured(tiny: Path) -> None:
     assert result.quantization == "F32"
     assert (result.n_ctx, result.threads) == (2048, 1)
     assert result.llama_cpp_version and result.suite_version == SUITE_VERSION
-    assert [p.id for p in result.probes] == [p.id for p in PROBES]
+    assert [p.id for p in result.probes] == [p.id for p in SuitePlan().probes()]
     assert all(not p.error for p in result.probes), [p.error for p in result.probes]
-    assert result.probes_total == len(PROBES)
+    assert result.probes_total == len(SuitePlan().probes())
     assert result.probes_passed == sum(p.passed for p in result.probes)
+    assert result.suite_digest == SuitePlan().digest()
+    assert result.long_context_tokens > 1000  # the document filled most of the 2048 context
 
 
 def test_base_model_gets_few_shot_prompts(tiny_base: Path) -> None:
@@ -64,10 +66,10 @@ def test_base_model_gets_few_shot_prompts(tiny_base: Path) -> None:
     assert backend.tuning is Tuning.BASE
     result = backend.run(FAST)
     assert result.status in (SmokeStatus.PASSED, SmokeStatus.FAILED), result.reason
-    assert len(result.probes) == len(PROBES)
+    assert len(result.probes) == len(SuitePlan().probes())
     # random weights answer noise: the random model must not pass the suite
     assert result.status is SmokeStatus.FAILED
-    assert "failed: " in result.reason
+    assert result.reason.startswith("failed ")
 
 
 def test_crashing_child_is_an_error_with_its_signal(

@@ -13,19 +13,23 @@ from selector.fit.memory import KV_PAD, ModelShape, RuntimeSettings, pad, shape_
 from selector.fit.quant import kv_bytes_per_element
 from selector.hardware import HardwareProfile
 
-# What the smoke child (selector/smoke/child.py) runs: llama-cpp-python's Llama() with
-# n_batch = min(512, n_ctx) and llama.cpp's context defaults (swa_full = true, flash
-# attention off). Its longest prompt (the recall probe) is under 800 bytes, so under 800
-# tokens even with a byte-level tokenizer. A deployment on llama-server differs (swa_full =
-# false, flash attention on), which is why estimate_fit defaults to RuntimeSettings().
+# What the smoke child (selector/smoke/child.py) runs is selector/smoke/runtime.py's
+# child_runtime(n_ctx): n_batch = min(512, n_ctx), swa_full = true, flash attention off.
+# A deployment on llama-server differs (swa_full = false, flash attention on), which is why
+# estimate_fit defaults to RuntimeSettings(). The prompt length only matters below n_ubatch.
 SMOKE_PROMPT_TOKENS = 800
 
 
 def smoke_runtime(n_ctx: int, *, prompt_tokens: int = SMOKE_PROMPT_TOKENS) -> RuntimeSettings:
     """The runtime settings of a llama-cpp-python smoke child at `n_ctx`."""
-    n_batch = min(512, n_ctx)
+    from selector.smoke.runtime import child_runtime
+
+    child = child_runtime(n_ctx)
     return RuntimeSettings(
-        n_ubatch=n_batch, swa_full=True, flash_attn=False, prompt_tokens=prompt_tokens
+        n_ubatch=child.n_ubatch,
+        swa_full=child.swa_full,
+        flash_attn=child.flash_attn,
+        prompt_tokens=prompt_tokens,
     )
 
 

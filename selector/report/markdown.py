@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 from selector.report.schema import Report
+from selector.smoke.interface import SmokeResult
 
 
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _capability_lines(s: SmokeResult) -> list[str]:
+    """One checklist line per capability the smoke run tested, with its 95% interval."""
+    from selector.smoke.stats import CAPABILITY_PASS_RATE
+
+    lines = []
+    for name, r in s.capabilities.items():
+        if not r.total:
+            lines.append(f"  - {name}: not measured (every probe errored)")
+            continue
+        ok = r.passed / r.total >= CAPABILITY_PASS_RATE
+        where = (
+            f" at {s.long_context_tokens:,} tokens"
+            if name == "long-context" and s.long_context_tokens
+            else ""
+        )
+        lines.append(
+            f"  - [{'x' if ok else ' '}] {name}: {r.passed}/{r.total} probe runs passed "
+            f"({r.rate:.0%}, 95% interval {r.ci_low:.0%}–{r.ci_high:.0%}){where}"
+            + ("" if ok else f" — **below {CAPABILITY_PASS_RATE:.0%}**")
+        )
+    return lines
 
 
 def format_markdown(report: Report) -> str:
@@ -72,6 +96,13 @@ def format_markdown(report: Report) -> str:
                 )
                 + f"; sha256 `{s.model_sha256[:16]}…` ({s.backend})"
             )
+            out += _capability_lines(s)
+            if c.smoke_not_distinguishable_from:
+                out.append(
+                    "  - not distinguishable by smoke from "
+                    + ", ".join(f"`{m}`" for m in c.smoke_not_distinguishable_from)
+                    + " at this sample size (95% intervals overlap)"
+                )
         b = c.score_breakdown
         out.append(
             "- Score: "

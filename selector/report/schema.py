@@ -79,6 +79,10 @@ class CandidateReport(_Out):
     risks: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     artifact: ArtifactReport | None = Field(None, description="the pinned weights file")
+    smoke_not_distinguishable_from: list[str] = Field(
+        default_factory=list,
+        description="shortlisted models whose smoke pass-rate intervals overlap this one's",
+    )
 
 
 class ExclusionReason(_Out):

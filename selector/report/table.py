@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from selector.report.schema import CandidateReport, Report
+from selector.smoke.interface import SmokeResult
 
 
 def _speed(c: CandidateReport) -> str:
@@ -106,4 +107,31 @@ def smoke_evidence_lines(candidates: list[CandidateReport]) -> list[str]:
         if c.smoke_prediction is not None:
             line += f" (predicted {c.smoke_prediction.memory_gb:.2f} GB)"
         lines.append(line + (" [cached]" if s.cached else ""))
+        if s.capabilities:
+            lines.append("  capabilities: " + capability_summary(s))
+        if c.smoke_not_distinguishable_from:
+            lines.append(
+                "  not distinguishable by smoke from "
+                + ", ".join(c.smoke_not_distinguishable_from)
+                + " at this sample size"
+            )
     return lines
+
+
+def capability_summary(s: SmokeResult) -> str:
+    """`tool-calling 5/6 0.83 [0.44-0.97] pass, ...`: each capability's rate and its interval."""
+    from selector.smoke.stats import CAPABILITY_PASS_RATE
+
+    parts = []
+    for name, r in s.capabilities.items():
+        if not r.total:
+            parts.append(f"{name} not measured")
+            continue
+        verdict = "pass" if r.passed / r.total >= CAPABILITY_PASS_RATE else "FAIL"
+        part = (
+            f"{name} {r.passed}/{r.total} {r.rate:.2f} [{r.ci_low:.2f}-{r.ci_high:.2f}] {verdict}"
+        )
+        if name == "long-context" and s.long_context_tokens:
+            part += f" at {s.long_context_tokens:,} tokens"
+        parts.append(part)
+    return ", ".join(parts)

@@ -1,18 +1,24 @@
-"""The deterministic checkers probes name, and the response they read.
+"""The deterministic checkers probes name, the arguments each takes, and the response they read.
 
-A checker takes a `ProbeResponse` (the text plus any parsed tool calls) and the probe's
-arguments, and returns a `Verdict`. Probes (selector/smoke/probes.py) refer to checkers by
-their registered name, so a suite is data; an unknown name fails with a did-you-mean.
+A checker is a pure function of a `ProbeResponse` (the answer text plus any tool calls) and its
+validated arguments, returning a `Verdict`. Each is registered under a name with a pydantic
+model of its arguments, so a probe file that misspells an argument or gives a bad regex fails
+when it is loaded, naming the field. Nothing a model writes is ever executed: code answers are
+parsed with `ast`, JSON with the json module and checked with `jsonschema`.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
+import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from selector.errors import InputError
 
@@ -27,7 +33,7 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class ProbeResponse:
-    """What a backend got back for one probe: the text, and tool calls if the API parsed any."""
+    """The answer a checker judges: text with reasoning removed, and tool calls if any."""
 
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
@@ -39,7 +45,21 @@ class Verdict:
     detail: str
 
 
-Checker = Callable[[ProbeResponse, Mapping[str, Any]], Verdict]
+class CheckerArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+CheckFn = Callable[[ProbeResponse, Any], Verdict]
+
+
+@dataclass(frozen=True)
+class Checker:
+    name: str
+    args: type[CheckerArgs]
+    fn: CheckFn
+    doc: str
+
+
 CHECKERS: dict[str, Checker] = {}
 
 
@@ -47,13 +67,13 @@ class UnknownCheckerError(InputError):
     """A probe names a checker that is not registered."""
 
 
-def checker(name: str) -> Callable[[Checker], Checker]:
-    """Register a checker under `name`; probes refer to it by that name."""
+def checker(name: str, args: type[CheckerArgs]) -> Callable[[CheckFn], CheckFn]:
+    """Register a checker under `name` with the pydantic model of its arguments."""
 
-    def register(fn: Checker) -> Checker:
+    def register(fn: CheckFn) -> CheckFn:
         if name in CHECKERS:
             raise ValueError(f"checker {name!r} registered twice")
-        CHECKERS[name] = fn
+        CHECKERS[name] = Checker(name, args, fn, (fn.__doc__ or "").strip())
         return fn
 
     return register
@@ -71,10 +91,20 @@ def get_checker(name: str) -> Checker:
         ) from None
 
 
+def validate_args(name: str, args: Mapping[str, Any]) -> CheckerArgs:
+    """The checker's arguments as its model; ValidationError names the bad field."""
+    return get_checker(name).args.model_validate(dict(args))
+
+
+def run_checker(name: str, args: Mapping[str, Any], response: ProbeResponse) -> Verdict:
+    spec = get_checker(name)
+    return spec.fn(response, spec.args.model_validate(dict(args)))
+
+
 # ---------------------------------------------------------------- text helpers for checkers
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
     for line in text.strip().splitlines():
         if line.strip():
             return line.strip()
@@ -85,30 +115,45 @@ def _norm(value: Any) -> str:
     return re.sub(r"\s+", " ", str(value)).strip().strip(".").casefold()
 
 
-def _json_objects(text: str) -> list[Any]:
-    """Every JSON object in `text`, outermost first; code fences and prose around them ignored."""
+_TRIM = " \t\r\n\"'`.*"
+
+
+def json_values(text: str) -> list[Any]:
+    """Every JSON object or array in `text`, in order; fences and prose around them ignored."""
     decoder = json.JSONDecoder()
     found: list[Any] = []
-    i = text.find("{")
+    i = _next_open(text, 0)
     while i != -1:
         try:
             obj, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError:
-            i = text.find("{", i + 1)
+            i = _next_open(text, i + 1)
             continue
         found.append(obj)
-        i = text.find("{", end)
+        i = _next_open(text, end)
     return found
 
 
+def _next_open(text: str, start: int) -> int:
+    hits = [p for p in (text.find("{", start), text.find("[", start)) if p != -1]
+    return min(hits) if hits else -1
+
+
 def _same(expected: Any, got: Any) -> bool:
+    """Loose equality for values a model writes: case and surrounding space aside, 7 == 7.0."""
+    if isinstance(expected, bool) or isinstance(got, bool):
+        return expected is got or (isinstance(got, str) and _norm(got) == str(expected).lower())
     if isinstance(expected, str):
         return isinstance(got, (str, int, float)) and _norm(got) == _norm(expected)
-    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+    if isinstance(expected, (int, float)):
         try:
-            return float(got) == float(expected)
+            return math.isclose(float(got), float(expected), rel_tol=1e-9, abs_tol=1e-9)
         except (TypeError, ValueError):
             return False
+    if isinstance(expected, Mapping) and isinstance(got, Mapping):
+        return not _mismatches(expected, got)
+    if isinstance(expected, Sequence) and isinstance(got, Sequence):
+        return len(expected) == len(got) and all(map(_same, expected, got))
     return bool(got == expected)
 
 
@@ -131,20 +176,11 @@ def parse_tool_calls(text: str) -> tuple[ToolCall, ...]:
     `<tool_call>` tags, as Hermes/Qwen templates do) or `name(key="value", ...)` (Gemma style).
     """
     calls: list[ToolCall] = []
-    for obj in _json_objects(text):
-        if not isinstance(obj, dict):
-            continue
-        function = obj.get("function")
-        inner: dict[str, Any] = function if isinstance(function, dict) else obj
-        name = inner.get("name")
-        args = inner.get("arguments", inner.get("parameters", {}))
-        if isinstance(args, str):
-            try:
-                args = json.loads(args)
-            except json.JSONDecodeError:
-                continue
-        if isinstance(name, str) and isinstance(args, dict):
-            calls.append(ToolCall(name=name, arguments=args))
+    for obj in json_values(text):
+        for item in obj if isinstance(obj, list) else [obj]:
+            call = _tool_call_from(item)
+            if call is not None:
+                calls.append(call)
     if calls:
         return tuple(calls)
     for match in _FUNC_CALL.finditer(text):
@@ -154,90 +190,341 @@ def parse_tool_calls(text: str) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
+def _tool_call_from(obj: Any) -> ToolCall | None:
+    if not isinstance(obj, dict):
+        return None
+    function = obj.get("function")
+    inner: dict[str, Any] = function if isinstance(function, dict) else obj
+    name = inner.get("name")
+    args = inner.get("arguments", inner.get("parameters", {}))
+    if isinstance(args, str):
+        try:
+            args = json.loads(args)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(name, str) and isinstance(args, dict):
+        return ToolCall(name=name, arguments=args)
+    return None
+
+
+def tool_calls_of(response: ProbeResponse) -> tuple[ToolCall, ...]:
+    """Calls the API parsed, else calls written in the text."""
+    return response.tool_calls or parse_tool_calls(response.text)
+
+
+def _values(one: str | None, many: list[str]) -> list[str]:
+    return ([one] if one is not None else []) + list(many)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 # ---------------------------------------------------------------------------- the checkers
 
 
-@checker("regex_first_line")
-def _regex_first_line(response: ProbeResponse, args: Mapping[str, Any]) -> Verdict:
-    """The first non-empty line matches `pattern` as a whole (flags: `ignore_case`)."""
-    line = _first_line(response.text)
-    flags = re.IGNORECASE if args.get("ignore_case") else 0
-    if re.fullmatch(args["pattern"], line, flags):
-        return Verdict(True, "first line matches")
-    want = args.get("expect", args["pattern"])
-    return Verdict(False, f"first line {line[:80]!r} is not {want!r}")
+class ExactArgs(CheckerArgs):
+    value: str
+    ignore_case: bool = False
+    trim: bool = Field(True, description="strip quotes, backticks, asterisks and a final period")
 
 
-@checker("json_fields")
-def _json_fields(response: ProbeResponse, args: Mapping[str, Any]) -> Verdict:
-    """The answer holds a JSON object whose `fields` have the expected values (case-folded)."""
-    objects = [o for o in _json_objects(response.text) if isinstance(o, dict)]
-    if not objects:
-        return Verdict(False, "no JSON object in the answer")
-    expected: Mapping[str, Any] = args["fields"]
-    wrong = _mismatches(expected, objects[0])
-    if wrong:
-        return Verdict(False, "; ".join(wrong))
-    extra = sorted(set(objects[0]) - set(expected))
-    if args.get("exact_keys") and extra:
-        return Verdict(False, f"unexpected keys: {', '.join(extra)}")
-    return Verdict(True, "valid JSON with the expected fields")
+@checker("exact", ExactArgs)
+def _exact(response: ProbeResponse, args: ExactArgs) -> Verdict:
+    """The whole answer is `value` (surrounding space aside; with `trim`, quotes and a period)."""
+    got = response.text.strip(_TRIM) if args.trim else response.text.strip()
+    want = args.value
+    same = got.casefold() == want.casefold() if args.ignore_case else got == want
+    if same:
+        return Verdict(True, f"answered {want!r}")
+    return Verdict(False, f"answered {_short(got)}, expected {want!r}")
 
 
-@checker("tool_call")
-def _tool_call(response: ProbeResponse, args: Mapping[str, Any]) -> Verdict:
-    """The first tool call names `name` with `arguments` (parsed calls first, else the text)."""
-    calls = response.tool_calls or parse_tool_calls(response.text)
+class ContainsArgs(CheckerArgs):
+    value: str | None = None
+    values: list[str] = Field(default_factory=list, description="every one must appear")
+    ignore_case: bool = True
+
+    @model_validator(mode="after")
+    def _some(self) -> ContainsArgs:
+        if not _values(self.value, self.values):
+            raise ValueError("give `value` or `values`")
+        return self
+
+
+def _find(text: str, needles: list[str], ignore_case: bool) -> list[str]:
+    hay = text.casefold() if ignore_case else text
+    return [n for n in needles if (n.casefold() if ignore_case else n) in hay]
+
+
+@checker("contains", ContainsArgs)
+def _contains(response: ProbeResponse, args: ContainsArgs) -> Verdict:
+    """Every one of `value` / `values` appears in the answer (case ignored unless told)."""
+    needles = _values(args.value, args.values)
+    missing = [n for n in needles if n not in _find(response.text, needles, args.ignore_case)]
+    if missing:
+        return Verdict(False, f"{', '.join(map(repr, missing))} not in the answer")
+    return Verdict(True, f"found {', '.join(map(repr, needles))}")
+
+
+@checker("not_contains", ContainsArgs)
+def _not_contains(response: ProbeResponse, args: ContainsArgs) -> Verdict:
+    """None of `value` / `values` appears in the answer, and the answer is not empty."""
+    if not response.text.strip():
+        return Verdict(False, "empty answer")
+    found = _find(response.text, _values(args.value, args.values), args.ignore_case)
+    if found:
+        return Verdict(False, f"answer contains {', '.join(map(repr, found))}")
+    return Verdict(True, "none of the forbidden strings appear")
+
+
+class RegexArgs(CheckerArgs):
+    pattern: str
+    mode: Literal["search", "fullmatch", "first_line"] = Field(
+        "search", description="search anywhere, match the whole answer, or the first line"
+    )
+    ignore_case: bool = False
+    dotall: bool = False
+    expect: str | None = Field(None, description="what a right answer looks like, for the detail")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return pattern
+
+
+@checker("regex", RegexArgs)
+def _regex(response: ProbeResponse, args: RegexArgs) -> Verdict:
+    """`pattern` is found in the answer (`search`), matches all of it, or its first line."""
+    flags = (re.IGNORECASE if args.ignore_case else 0) | (re.DOTALL if args.dotall else 0)
+    text = first_line(response.text) if args.mode == "first_line" else response.text.strip()
+    match = (re.search if args.mode == "search" else re.fullmatch)(args.pattern, text, flags)
+    if match:
+        return Verdict(True, "matches" if args.mode == "search" else f"{args.mode} matches")
+    where = "first line" if args.mode == "first_line" else "answer"
+    want = args.expect or args.pattern
+    return Verdict(False, f"{where} {_short(text)} does not match {want!r}")
+
+
+class NumberArgs(CheckerArgs):
+    expected: float
+    tolerance: float = Field(0.0, ge=0, description="absolute")
+    marker: str = Field("answer", description="the number after the last marker counts")
+
+
+_NUMBER = r"-?\d[\d,]*(?:\.\d+)?"
+
+
+@checker("number", NumberArgs)
+def _number(response: ProbeResponse, args: NumberArgs) -> Verdict:
+    """The number after the last `marker` (e.g. 'Answer: 79'), else in \\boxed{}, else the last
+    number in the answer, is `expected` within `tolerance`."""
+    text = response.text
+    pattern = re.escape(args.marker) + r"\s*[:=]?\s*[*$\\(]*\s*(" + _NUMBER + ")"
+    found = re.findall(pattern, text, re.IGNORECASE) if args.marker else []
+    found = found or re.findall(r"\\boxed\{\s*(" + _NUMBER + r")\s*\}", text)
+    found = found or re.findall(_NUMBER, text)
+    if not found:
+        return Verdict(False, "no number in the answer")
+    raw = found[-1]
+    got = float(raw.replace(",", ""))
+    want = f"{args.expected:g}" + (f" ± {args.tolerance:g}" if args.tolerance else "")
+    if abs(got - args.expected) <= args.tolerance + 1e-9:
+        return Verdict(True, f"answered {raw} (expected {want})")
+    return Verdict(False, f"answered {raw}, expected {want}")
+
+
+class OneOfArgs(CheckerArgs):
+    choices: list[str] = Field(min_length=2)
+    expected: str | None = None
+    strict: bool = Field(False, description="the whole answer must be one choice")
+    after: str | None = Field(
+        None, description="a marker (e.g. 'answer'): the first choice after its last occurrence"
+    )
+    pick: Literal["first", "last"] = Field(
+        "first", description="which named choice counts when there is no marker"
+    )
+
+    @model_validator(mode="after")
+    def _expected_is_a_choice(self) -> OneOfArgs:
+        if self.expected is not None and self.expected.casefold() not in {
+            c.casefold() for c in self.choices
+        }:
+            raise ValueError(f"expected {self.expected!r} is not one of choices")
+        return self
+
+
+def _named(text: str, choices: list[str]) -> list[tuple[int, str]]:
+    hits = []
+    for choice in choices:
+        pattern = r"(?<!\w)" + re.escape(choice) + r"(?!\w)"
+        hits += [(m.start(), choice) for m in re.finditer(pattern, text, re.IGNORECASE)]
+    return sorted(hits)
+
+
+@checker("one_of", OneOfArgs)
+def _one_of(response: ProbeResponse, args: OneOfArgs) -> Verdict:
+    """The answer picks one of `choices`: with `strict` the answer is exactly a choice; with
+    `after` the first choice after the last marker; else the `pick` (first or last) named.
+    That pick must be `expected` when given."""
+    text = response.text.strip()
+    pick: str | None = None
+    if args.strict:
+        trimmed = text.strip(_TRIM).casefold()
+        pick = next((c for c in args.choices if c.casefold() == trimmed), None)
+    else:
+        start = text.casefold().rfind(args.after.casefold()) if args.after else -1
+        if start != -1:
+            after = _named(text[start:], args.choices)
+            pick = after[0][1] if after else None
+        if pick is None:
+            named = _named(text, args.choices)
+            if named:
+                pick = named[0][1] if args.pick == "first" else named[-1][1]
+    if pick is None:
+        return Verdict(False, f"{_short(text)} is not one of {', '.join(args.choices)}")
+    if args.expected is not None and pick.casefold() != args.expected.casefold():
+        return Verdict(False, f"answered {pick!r}, expected {args.expected!r}")
+    return Verdict(True, f"answered {pick!r}")
+
+
+class JsonSchemaArgs(CheckerArgs):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    json_schema: dict[str, Any] = Field(alias="schema")
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="expected values of top-level keys (case-folded)"
+    )
+
+    @field_validator("json_schema")
+    @classmethod
+    def _valid_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        import jsonschema
+
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        return schema
+
+
+@checker("json_schema", JsonSchemaArgs)
+def _json_schema(response: ProbeResponse, args: JsonSchemaArgs) -> Verdict:
+    """The first JSON value in the answer validates against `schema` (JSON Schema 2020-12),
+    and its `fields` have the expected values."""
+    import jsonschema
+
+    values = json_values(response.text)
+    if not values:
+        return Verdict(False, "no JSON object or array in the answer")
+    value = values[0]
+    validator = jsonschema.Draft202012Validator(args.json_schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return Verdict(False, f"JSON does not match the schema at {where}: {error.message}")
+    if args.fields:
+        if not isinstance(value, dict):
+            return Verdict(False, "expected a JSON object")
+        wrong = _mismatches(args.fields, value)
+        if wrong:
+            return Verdict(False, "; ".join(wrong))
+    return Verdict(True, "valid JSON matching the schema" + (" and values" if args.fields else ""))
+
+
+class ToolCallArgs(CheckerArgs):
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict, description="expected values")
+    exact_arguments: bool = Field(False, description="no arguments besides the expected ones")
+
+
+@checker("tool_call", ToolCallArgs)
+def _tool_call(response: ProbeResponse, args: ToolCallArgs) -> Verdict:
+    """The first tool call names `name` with `arguments` (API-parsed calls first, else the text)."""
+    calls = tool_calls_of(response)
     if not calls:
         return Verdict(False, "no tool call found")
     call = calls[0]
-    if call.name != args["name"]:
-        return Verdict(False, f"called {call.name!r}, expected {args['name']!r}")
-    wrong = _mismatches(args.get("arguments", {}), call.arguments)
+    if call.name != args.name:
+        return Verdict(False, f"called {call.name!r}, expected {args.name!r}")
+    wrong = _mismatches(args.arguments, call.arguments)
+    if args.exact_arguments:
+        wrong += [f"unexpected argument {k}" for k in call.arguments if k not in args.arguments]
     if wrong:
         return Verdict(False, "; ".join(wrong))
     return Verdict(True, f"{call.name} called with the expected arguments")
 
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+class NoToolCallArgs(CheckerArgs):
+    pass
 
 
-@checker("final_number")
-def _final_number(response: ProbeResponse, args: Mapping[str, Any]) -> Verdict:
-    """The number after `Answer:` (else the last number in the text) equals `expected`."""
-    text = response.text
-    marker = re.search(r"answer\s*[:=]?\s*\**\s*(-?\d[\d,]*(?:\.\d+)?)", text, re.IGNORECASE)
-    numbers = [marker.group(1)] if marker else _NUMBER.findall(text)
-    if not numbers:
-        return Verdict(False, "no number in the answer")
-    got = float(numbers[-1].replace(",", ""))
-    if got == float(args["expected"]):
-        return Verdict(True, f"answered {args['expected']}")
-    return Verdict(False, f"answered {numbers[-1]}, expected {args['expected']}")
+@checker("no_tool_call", NoToolCallArgs)
+def _no_tool_call(response: ProbeResponse, args: NoToolCallArgs) -> Verdict:
+    """No tool is called (none is needed) and the answer is text."""
+    calls = tool_calls_of(response)
+    if calls:
+        return Verdict(False, f"called {calls[0].name!r} where no tool was needed")
+    if not response.text.strip():
+        return Verdict(False, "empty answer")
+    return Verdict(True, "answered without a tool call")
 
 
-@checker("contains")
-def _contains(response: ProbeResponse, args: Mapping[str, Any]) -> Verdict:
-    """`needle` appears in the answer, and none of `forbidden` does."""
-    text = response.text.casefold()
-    if args["needle"].casefold() not in text:
-        return Verdict(False, f"{args['needle']!r} not in the answer")
-    bad = [f for f in args.get("forbidden", ()) if f.casefold() in text]
-    if bad:
-        return Verdict(False, f"answer also contains {', '.join(map(repr, bad))}")
-    return Verdict(True, f"found {args['needle']!r}")
+class PythonFunctionArgs(CheckerArgs):
+    name: str
+    arity: int | None = Field(None, ge=0, description="number of positional parameters")
 
 
-@checker("label")
-def _label(response: ProbeResponse, args: Mapping[str, Any]) -> Verdict:
-    """The first word of the answer is `expected`, one of `labels` (case and punctuation aside)."""
-    words = re.findall(r"[A-Za-z]+", response.text)
-    if not words:
-        return Verdict(False, "no label in the answer")
-    first = words[0].casefold()
-    labels = [label.casefold() for label in args["labels"]]
-    if first not in labels:
-        return Verdict(False, f"{words[0]!r} is not one of {', '.join(args['labels'])}")
-    if first != args["expected"].casefold():
-        return Verdict(False, f"labelled {words[0]!r}, expected {args['expected']!r}")
-    return Verdict(True, f"labelled {args['expected']!r}")
+_FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+@checker("python_function", PythonFunctionArgs)
+def _python_function(response: ProbeResponse, args: PythonFunctionArgs) -> Verdict:
+    """The answer's code (its first fenced block, else all of it) parses as Python and defines
+    function `name` with `arity` parameters. The code is parsed, never run."""
+    fence = _FENCE.search(response.text)
+    code = fence.group(1) if fence else response.text
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        return Verdict(False, f"not valid Python: {exc.msg} (line {exc.lineno})")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == args.name:
+            n = len(node.args.posonlyargs) + len(node.args.args)
+            if args.arity is not None and n != args.arity:
+                return Verdict(False, f"{args.name} takes {n} parameters, expected {args.arity}")
+            return Verdict(True, f"valid Python defining {args.name}")
+    return Verdict(False, f"no function named {args.name!r}")
+
+
+class Check(CheckerArgs):
+    checker: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> Check:
+        try:
+            validate_args(self.checker, self.args)
+        except UnknownCheckerError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class AllArgs(CheckerArgs):
+    checks: list[Check] = Field(min_length=1)
+
+
+@checker("all", AllArgs)
+def _all(response: ProbeResponse, args: AllArgs) -> Verdict:
+    """Every one of `checks` ({checker, args}) passes; the detail is the first failure."""
+    details = []
+    for check in args.checks:
+        verdict = run_checker(check.checker, check.args, response)
+        if not verdict.passed:
+            return verdict
+        details.append(verdict.detail)
+    return Verdict(True, "; ".join(details))

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import resource
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 GIB = 2**30
 HOOK_ENV = "SELECTOR_SMOKE_TEST_HOOK"  # test-only: "abort" | "hang" | "exit3" | "memory"
-_THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 
 
 def _peak_rss_gb() -> float:
@@ -121,48 +119,94 @@ def _speed_run(llm: Any, prompt: str, n_decode: int) -> dict[str, float]:
     }
 
 
-def _run_probe(llm: Any, probe: Any, tuning: str, max_tokens: int) -> dict[str, Any]:
-    from selector.smoke.checkers import ProbeResponse
-    from selector.smoke.probes import evaluate, tool_prompt_messages
+class LlamaSession:
+    """The llama.cpp side of the probe seam (selector/smoke/session.py): one prompt in, one
+    answer out. The session never resets the context between probes, so llama-cpp-python's
+    prefix cache prefills a shared prompt start (a long document, a chat preamble) once."""
 
-    budget = probe.max_tokens or max_tokens
-    llm.reset()
-    try:
-        if tuning == "instruct":
-            messages = [dict(m) for m in tool_prompt_messages(probe)]
-            out = llm.create_chat_completion(
-                messages=messages, max_tokens=budget, temperature=0.0, seed=0
-            )
-            text = out["choices"][0]["message"].get("content") or ""
-        else:
-            out = llm.create_completion(
-                probe.completion_prompt,
-                max_tokens=budget,
-                temperature=0.0,
-                stop=list(probe.stop),
-                seed=0,
-            )
-            text = out["choices"][0]["text"]
-    except Exception as exc:  # one probe's failure is that probe's outcome, not the run's
-        return {
-            "id": probe.id,
-            "kind": probe.kind,
-            "passed": False,
-            "error": f"{type(exc).__name__}: {exc}",
-            "detail": "probe did not run to an answer",
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+
+    @property
+    def context_limit(self) -> int | None:
+        return int(self.llm.n_ctx())
+
+    def generate(self, request: Any) -> Any:
+        from selector.smoke.session import Generation, PromptRefused, context_numbers
+
+        kwargs: dict[str, Any] = {
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "seed": request.seed,
         }
-    text = _THINK.sub("", text).strip()
-    outcome = evaluate(probe, ProbeResponse(text=text))
-    return outcome.model_copy(update={"kind": probe.kind}).model_dump()
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        started = time.perf_counter()
+        try:
+            if request.chat:
+                out = self.llm.create_chat_completion(
+                    messages=[dict(m) for m in request.messages],
+                    tools=[dict(t) for t in request.tools] or None,
+                    **kwargs,
+                )
+                choice = out["choices"][0]
+                message = choice["message"]
+                text = message.get("content") or ""
+                calls = _structured_calls(message.get("tool_calls"))
+            else:
+                out = self.llm.create_completion(request.prompt, **kwargs)
+                choice = out["choices"][0]
+                text, calls = choice["text"], ()
+        except MemoryError:
+            raise
+        except Exception as exc:  # the prompt could not run: this probe's error, not the run's
+            prompt_tokens, limit = context_numbers(str(exc))
+            raise PromptRefused(
+                f"{type(exc).__name__}: {exc}", prompt_tokens=prompt_tokens, limit=limit
+            ) from None
+        usage = out.get("usage") or {}
+        return Generation(
+            text=text,
+            tool_calls=calls,
+            finish_reason=choice.get("finish_reason"),
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+            seconds=time.perf_counter() - started,
+        )
 
 
-def run(request: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything the child measures, as a JSON-able dict (the parent builds the result)."""
-    settings: Mapping[str, Any] = request["settings"]
+def _structured_calls(raw: Any) -> tuple[Any, ...]:
+    """Tool calls a llama-cpp-python chat handler parsed (function-calling formats do)."""
+    from selector.smoke.checkers import ToolCall
+
+    calls = []
+    for item in raw or []:
+        fn = item.get("function") or {}
+        try:
+            args = json.loads(fn.get("arguments") or "{}")
+        except json.JSONDecodeError:
+            args = {}
+        if fn.get("name"):
+            calls.append(ToolCall(fn["name"], args if isinstance(args, dict) else {}))
+    return tuple(calls)
+
+
+def run(request: Mapping[str, Any], checkpoint: Any = None) -> dict[str, Any]:
+    """Everything the child measures, as a JSON-able dict (the parent builds the result).
+
+    `checkpoint(report)` is called after each probe, so a child killed at its time limit
+    still leaves the probes it finished.
+    """
+    from selector.smoke.interface import SmokeSettings
+    from selector.smoke.runtime import child_runtime
+
+    settings = SmokeSettings.model_validate(request["settings"]).model_copy(
+        update={"suite": _suite(request)}
+    )
     report: dict[str, Any] = {"stage": "start"}
     import llama_cpp
 
-    from selector.smoke.probes import PROBES
+    from selector.smoke.probes import SPEED_PROMPT
 
     report["llama_cpp_version"] = llama_cpp.__version__
     threads = int(request["threads"])
@@ -170,12 +214,11 @@ def run(request: Mapping[str, Any]) -> dict[str, Any]:
     try:
         llm = llama_cpp.Llama(
             model_path=request["model_path"],
-            n_ctx=int(settings["n_ctx"]),
-            n_batch=min(512, int(settings["n_ctx"])),
+            **child_runtime(settings.n_ctx).llama_kwargs(),
             n_threads=threads,
             n_threads_batch=threads,
-            n_gpu_layers=int(settings["n_gpu_layers"]),
-            seed=int(settings["seed"]),
+            n_gpu_layers=settings.n_gpu_layers,
+            seed=settings.seed,
             verbose=True,  # llama.cpp's log goes to the parent's log file, for error causes
         )
     except (ValueError, RuntimeError) as exc:
@@ -183,8 +226,8 @@ def run(request: Mapping[str, Any]) -> dict[str, Any]:
             error = f"not a loadable GGUF for llama.cpp {llama_cpp.__version__}: {exc}"
         else:  # the file loaded but the context (KV cache, compute buffers) did not fit
             error = f"llama.cpp could not create a context: {exc}"
-        if settings.get("memory_limit_gb"):
-            error += f" (a {settings['memory_limit_gb']:g} GiB memory limit was in force)"
+        if settings.memory_limit_gb:
+            error += f" (a {settings.memory_limit_gb:g} GiB memory limit was in force)"
         report.update(stage="load", error=error)
         return report
     report["load_time_s"] = time.perf_counter() - t0
@@ -192,16 +235,27 @@ def run(request: Mapping[str, Any]) -> dict[str, Any]:
     report["stage"] = "loaded"
     _apply_hook("loaded")
 
-    recall = next(p for p in PROBES if p.kind == "recall")
-    report.update(_speed_run(llm, recall.completion_prompt, int(settings["speed_tokens"])))
+    report.update(_speed_run(llm, SPEED_PROMPT, settings.speed_tokens))
     report["stage"] = "probes"
-    wanted: Sequence[str] | None = request.get("probe_ids")
-    probes = [p for p in PROBES if wanted is None or p.id in wanted]
-    report["probes"] = [
-        _run_probe(llm, p, request["tuning"], int(settings["max_tokens"])) for p in probes
-    ]
+    report["probes"] = []
+
+    def done(outcome: Any) -> None:
+        report["probes"].append(outcome.model_dump(mode="json"))
+        if checkpoint is not None:
+            checkpoint(report)
+
+    from selector.smoke.suite import run_probes
+    from selector.vocab import Tuning
+
+    run_probes(LlamaSession(llm), settings, Tuning(request["tuning"]), on_outcome=done)
     report["stage"] = "done"
     return report
+
+
+def _suite(request: Mapping[str, Any]) -> Any:
+    from selector.smoke.probes import SuitePlan
+
+    return SuitePlan.model_validate(request.get("suite") or {})
 
 
 def main() -> int:
@@ -213,7 +267,7 @@ def main() -> int:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     _apply_hook("start")
     try:
-        report = run(request)
+        report = run(request, checkpoint=lambda partial: _write(result_path, partial))
     except MemoryError:
         report = {"error": f"out of memory under the {limit} GiB memory limit"}
     except Exception as exc:

@@ -60,13 +60,50 @@ def smoke_command(
         Optional[list[Path]],  # noqa: UP045
         typer.Option("--catalog", help="Extra catalog file or directory (repeatable)."),
     ] = None,
+    needs: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--needs",
+            help="Probe only these capabilities besides instruction-following and "
+            "structured-output (repeatable; default: every capability).",
+        ),
+    ] = None,
+    suites: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option("--suite", help="Your own probe file (TOML; repeatable)."),
+    ] = None,
+    context_tokens: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--context-tokens",
+            min=256,
+            help="Length of the long-context probes (default: what --n-ctx holds).",
+        ),
+    ] = None,
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="Runs of the suite (needs --temperature > 0).")
+    ] = 1,
+    temperature: Annotated[
+        float, typer.Option("--temperature", min=0, max=2, help="Sampling temperature (0: greedy).")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the first run.")] = 0,
 ) -> None:
     """Run the probe suite on one model: real load, measured speed and memory, every probe."""
     from selector.hardware import detect_hardware
     from selector.smoke.cache import SmokeCache
     from selector.smoke.runner import run_suite
 
-    settings = SmokeSettings(n_ctx=n_ctx, threads=threads, timeout_s=timeout)
+    settings = smoke_settings(
+        n_ctx=n_ctx,
+        threads=threads,
+        timeout=timeout,
+        needs=needs,
+        suites=suites or [],
+        context_tokens=context_tokens,
+        repeats=repeats,
+        temperature=temperature,
+        seed=seed,
+    )
     hardware = detect_hardware()
     extra: dict[str, Any] = {}
     if endpoint is not None:
@@ -76,17 +113,19 @@ def smoke_command(
             raise InputError("--endpoint needs --model NAME (the model the server serves)")
         from selector.smoke.endpoint import EndpointBackend
 
+        chosen, catalog_id = endpoint_tuning(served_model, tuning, catalog)
         backend: Any = EndpointBackend(
             endpoint,
             served_model,
             api_key_env=api_key_env,
-            tuning=tuning or Tuning.INSTRUCT,
+            tuning=chosen,
             timeout_s=timeout,
         )
         extra.update(
             model_path=None,
             endpoint=endpoint,
             model=served_model,
+            catalog_id=catalog_id,
             tuning=backend.tuning.value,
             fit=None,
         )
@@ -105,12 +144,83 @@ def smoke_command(
         payload = {
             **result.model_dump(mode="json"),
             **extra,
-            "settings": settings.model_dump(mode="json") | {"threads": result.threads or threads},
+            "settings": settings.model_dump(mode="json")
+            | {"threads": result.threads or threads, "suites": [str(s) for s in suites or []]},
         }
         typer.echo(json.dumps(payload, indent=2))
     else:
-        _render_table(result, extra)
+        from selector.smoke.render import render_smoke
+
+        render_smoke(result, extra)
     raise typer.Exit(0 if result.status is SmokeStatus.PASSED else 1)
+
+
+def smoke_settings(
+    *,
+    n_ctx: int,
+    threads: int | None,
+    timeout: float,
+    needs: list[str] | None,
+    suites: list[Path],
+    context_tokens: int | None,
+    repeats: int,
+    temperature: float,
+    seed: int,
+) -> SmokeSettings:
+    """The settings of a `selector smoke` run; bad values are one-line InputErrors."""
+    from selector.smoke.probes import BUILTIN_CAPABILITIES, SuitePlan, load_probe_files, plan_for
+    from selector.tomlio import did_you_mean
+
+    for need in needs or []:
+        if need not in BUILTIN_CAPABILITIES:
+            hint = did_you_mean(need, BUILTIN_CAPABILITIES)
+            raise InputError(
+                f"--needs {need!r}: not a probed capability{hint}; "
+                f"choose from {', '.join(BUILTIN_CAPABILITIES)}"
+            )
+    if repeats > 1 and temperature == 0:
+        raise InputError("--repeats > 1 needs --temperature > 0 (greedy answers never vary)")
+    if needs is None:
+        plan = SuitePlan(
+            extra=load_probe_files(suites),
+            context_tokens=context_tokens,
+            sources=tuple(str(s) for s in suites),
+        )
+    else:
+        plan = plan_for(needs, suites=suites, context_tokens=context_tokens)
+    return SmokeSettings(
+        n_ctx=n_ctx,
+        threads=threads,
+        timeout_s=timeout,
+        repeats=repeats,
+        temperature=temperature,
+        seed=seed,
+        suite=plan,
+    )
+
+
+def endpoint_tuning(
+    served_model: str, tuning: Tuning | None, catalog_paths: list[Path] | None
+) -> tuple[Tuning, str | None]:
+    """Base or instruct for a served model: --tuning, else the catalog entry whose id (or GGUF
+    file name) is the served name, else instruct (what servers mostly serve). A base model
+    sent chat requests is judged on a format it was never trained for."""
+    from selector.catalog import load_catalog
+
+    cat = load_catalog(catalog_paths or [])
+    name = served_model.strip().lower()
+    stems = {name, name.rsplit("/", 1)[-1], name.removesuffix(".gguf")}
+    found = None
+    for entry in cat.models.values():
+        files = {f.lower().removesuffix(".gguf") for f in entry.gguf_files}
+        if entry.id in stems or files & stems:
+            found = entry
+            break
+    if tuning is not None:
+        return tuning, found.id if found else None
+    if found is not None:
+        return found.tuning, found.id
+    return Tuning.INSTRUCT, None
 
 
 def _local_backend(
@@ -147,13 +257,15 @@ def _predicted_fit(
 ) -> dict[str, Any] | None:
     """What the fit model predicts for this run's settings, to set beside the measured peak."""
     try:
-        from selector.fit.smoke_link import predict_smoke
+        from selector.fit.smoke_link import SMOKE_PROMPT_TOKENS, predict_smoke
 
         fit = predict_smoke(
             hardware,
             result.n_ctx or 2048,
             gguf_path=path,
             quantization=result.quantization or "Q4_K_M",
+            # the long-context probes are the run's longest prompts when they ran
+            prompt_tokens=max(result.long_context_tokens, SMOKE_PROMPT_TOKENS),
         )
     except Exception as exc:  # a prediction we cannot make is noted, not fatal
         extra["fit_error"] = f"{type(exc).__name__}: {exc}"
@@ -170,14 +282,16 @@ def _llama_cpp_cross_check(path: Path, result: SmokeResult) -> float | None:
 
     if find_fit_params() is None:
         return None
-    n_ctx = result.n_ctx or 2048
+    from selector.smoke.runtime import child_runtime
+
+    runtime = child_runtime(result.n_ctx or 2048)
     estimate = llama_cpp_estimate(
         path,
-        n_ctx,
-        n_batch=min(512, n_ctx),
-        n_ubatch=min(512, n_ctx),
-        swa_full=True,
-        flash_attn=False,
+        runtime.n_ctx,
+        n_batch=runtime.n_batch,
+        n_ubatch=runtime.n_ubatch,
+        swa_full=runtime.swa_full,
+        flash_attn=runtime.flash_attn,
         n_gpu_layers=0,
         timeout_s=60,
     )
@@ -202,56 +316,3 @@ class _status:
     def __exit__(self, *exc: object) -> None:
         if self._cm is not None:
             self._cm.__exit__(*exc)
-
-
-def _render_table(result: SmokeResult, extra: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    out = Console()
-    colour = {"passed": "green", "failed": "yellow", "error": "red", "skipped": "dim"}
-    status = result.status.value
-    what = extra.get("model_path") or f"{extra.get('endpoint')} ({extra.get('model')})"
-    out.print(f"[bold]{what}[/bold]", highlight=False)
-    cached = " (cached)" if result.cached else ""
-    out.print(f"[{colour[status]}]{status}[/]: {result.reason}{cached}", highlight=False)
-
-    facts = Table(show_header=False, box=None, pad_edge=False)
-    facts.add_column(style="dim")
-    facts.add_column()
-    fit = extra.get("fit") or {}
-    predicted = f" (predicted {fit['memory_gb']:.2f} GiB" if fit.get("memory_gb") else ""
-    if predicted and fit.get("llama_cpp_estimate_gb"):
-        predicted += f"; llama.cpp estimates {fit['llama_cpp_estimate_gb']:.2f} GiB"
-    predicted += ")" if predicted else ""
-    rows = [
-        ("backend", f"{result.backend} {result.llama_cpp_version}".strip()),
-        ("catalog id", str(extra.get("catalog_id") or "-")),
-        ("tuning", str(extra.get("tuning") or "-")),
-        ("quantization", result.quantization or "-"),
-        ("sha256", result.model_sha256 or "-"),
-        ("n_ctx / threads", f"{result.n_ctx} / {result.threads}"),
-        ("load time", f"{result.load_time_s:.2f} s"),
-        ("time to first token", f"{result.time_to_first_token_ms:.0f} ms"),
-        ("prefill", f"{result.prefill_tokens_per_s:.1f} tokens/s"),
-        ("decode", f"{result.decode_tokens_per_s:.1f} tokens/s"),
-        ("peak memory", f"{result.peak_rss_gb:.2f} GiB{predicted}"),
-        ("suite / wall time", f"v{result.suite_version} / {result.wall_time_s:.1f} s"),
-    ]
-    for key, value in rows:
-        facts.add_row(key, value)
-    out.print(facts)
-    if result.probes:
-        table = Table(title=f"probes: {result.probes_passed}/{result.probes_total} passed")
-        for col in ("probe", "kind", "result", "answer", "why"):
-            table.add_column(col, overflow="fold")
-        for p in result.probes:
-            mark = (
-                "[green]pass[/]"
-                if p.passed
-                else ("[red]error[/]" if p.error else "[yellow]fail[/]")
-            )
-            answer = p.output.strip().replace("\n", " ")
-            answer = answer[:70] + ("…" if len(answer) > 70 else "")
-            table.add_row(p.id, p.kind, mark, answer, p.error or p.detail)
-        out.print(table)

@@ -6,24 +6,24 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from selector.errors import InputError
-from selector.smoke.checkers import ProbeResponse, ToolCall
-from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings, SmokeStatus
+from selector.smoke.checkers import ToolCall
+from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings
 from selector.smoke.openai_http import Deadline, EndpointError, HttpPolicy, OpenAIHttp
-from selector.smoke.probes import (
-    PROBES,
-    SUITE_VERSION,
-    Probe,
-    evaluate,
-    suite_passed,
-    tool_prompt_messages,
+from selector.smoke.probes import SPEED_PROMPT, SUITE_VERSION
+from selector.smoke.session import (
+    Generation,
+    PromptRefused,
+    PromptRequest,
+    ToolsRefused,
+    context_numbers,
 )
 from selector.smoke.sse import StreamedCompletion
+from selector.smoke.suite import run_probes, summarize
 from selector.vocab import Tuning
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Request errors that concern one probe's prompt (too long for the served context, say): that
 # probe fails with the error, as in the llama.cpp backend, and the suite goes on.
 _PROBE_LEVEL_STATUSES = (400, 413, 422)
-_THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 # The decode-speed run prefills the same text as the llama.cpp backend's (the recall probe's
 # context and questions) and asks for a long answer, so the two TTFT figures are comparable.
 _SPEED_TAIL = (
@@ -75,7 +74,6 @@ class EndpointBackend:
         connect_timeout_s: float = 5,
         retries: int = 3,
         backoff_s: float = 0.5,
-        probes: Sequence[Probe] = PROBES,
     ) -> None:
         self.base_url = _check_base_url(base_url)
         if not model.strip():
@@ -97,7 +95,6 @@ class EndpointBackend:
             retries=retries,
             backoff_s=backoff_s,
         )
-        self.probes = tuple(probes)
         self._send_stream_options = True
         self.name = f"{model} @ {self.base_url}"
 
@@ -111,6 +108,10 @@ class EndpointBackend:
         """Endpoints are never cached (see the class docstring)."""
         return None
 
+    def resolve(self, settings: SmokeSettings) -> SmokeSettings:
+        """Settings as this backend runs them (thread counts belong to the server)."""
+        return settings
+
     # -- the run ---------------------------------------------------------------------------
     def run(self, settings: SmokeSettings) -> SmokeResult:
         """Run the suite and the speed measurement; server trouble becomes an `error` result."""
@@ -122,8 +123,8 @@ class EndpointBackend:
             deadline = Deadline(settings.timeout_s)
             with http:
                 served = self._preflight(http, deadline)
-                for probe in self.probes:
-                    outcomes.append(self._run_probe(http, probe, settings, deadline))
+                session = EndpointSession(self, http, deadline)
+                run_probes(session, settings, self.tuning, on_outcome=outcomes.append)
                 speed = self._speed_run(http, settings, deadline)
         except EndpointError as exc:
             message = exc.message
@@ -135,11 +136,10 @@ class EndpointBackend:
             log.exception("endpoint backend failed")
             message = f"internal error in endpoint backend: {type(exc).__name__}: {exc}"
             return self._finish(http, SmokeResult.error(message), outcomes, started, settings)
-        ok, verdict = suite_passed(outcomes, len(self.probes))
-        reason = f"{verdict}; {speed.note}"
+        summary = summarize(outcomes, settings)
         result = SmokeResult(
-            status=SmokeStatus.PASSED if ok else SmokeStatus.FAILED,
-            reason=reason,
+            status=summary.status,
+            reason=f"{summary.reason}; {speed.note}",
             decode_tokens_per_s=speed.decode_tokens_per_s,
             time_to_first_token_ms=speed.time_to_first_token_ms,
             prefill_tokens_per_s=speed.prefill_tokens_per_s,
@@ -158,15 +158,20 @@ class EndpointBackend:
     ) -> SmokeResult:
         """Fill the fields every result carries, and scrub the key from every string."""
         probes = [
-            o.model_copy(update={"output": http.redact(o.output), "detail": http.redact(o.detail)})
+            o.model_copy(
+                update={
+                    "output": http.redact(o.output),
+                    "detail": http.redact(o.detail),
+                    "error": http.redact(o.error),
+                }
+            )
             for o in outcomes
         ]
         return result.model_copy(
             update={
                 "reason": http.redact(result.reason),
                 "probes": probes,
-                "probes_passed": sum(o.passed for o in probes),
-                "probes_total": len(self.probes),
+                **summarize(probes, settings).fields(),
                 "backend": f"{BACKEND_NAME} {self.base_url} model={self.model}",
                 "suite_version": SUITE_VERSION,
                 "wall_time_s": round(time.perf_counter() - started, 3),
@@ -186,85 +191,11 @@ class EndpointBackend:
                 return []
             raise
 
-    # -- probes ----------------------------------------------------------------------------
-    def _run_probe(
-        self, http: OpenAIHttp, probe: Probe, settings: SmokeSettings, deadline: Deadline
-    ) -> ProbeOutcome:
-        """One probe's outcome; a request refused for its content fails only this probe."""
-        try:
-            outcome = self._ask(http, probe, settings, deadline)
-        except EndpointError as exc:
-            if exc.status not in _PROBE_LEVEL_STATUSES:
-                raise
-            outcome = ProbeOutcome(
-                id=probe.id,
-                passed=False,
-                error=exc.message,
-                detail="probe did not run to an answer",
-            )
-        return outcome.model_copy(update={"kind": probe.kind})
-
-    def _ask(
-        self, http: OpenAIHttp, probe: Probe, settings: SmokeSettings, deadline: Deadline
-    ) -> ProbeOutcome:
-        max_tokens = probe.max_tokens or settings.max_tokens
-        if self.tuning is Tuning.BASE:
-            body = self._completion_body(probe.completion_prompt, max_tokens, settings)
-            body["stop"] = list(probe.stop)
-            streamed = self._post(http, "/completions", body, chat=False, deadline=deadline)
-            return self._judge(probe, streamed)
-        messages = [dict(m) for m in probe.messages]
-        body = self._chat_body(messages, max_tokens, settings)
-        if not probe.tools:
-            streamed = self._post(http, "/chat/completions", body, chat=True, deadline=deadline)
-            return self._judge(probe, streamed)
-        body["tools"] = [dict(t) for t in probe.tools]
-        body["tool_choice"] = "auto"
-        try:
-            streamed = self._post(http, "/chat/completions", body, chat=True, deadline=deadline)
-        except EndpointError as exc:
-            if exc.status not in (400, 422):
-                raise
-            why = f"server rejected `tools` ({_first_clause(exc.message)})"
-        else:
-            if any(c.name for c in streamed.tool_calls):
-                return self._judge(probe, streamed, prefix="structured tool call via `tools`: ")
-            why = "no structured tool call came back through `tools`"
-        fallback = self._chat_body(
-            [dict(m) for m in tool_prompt_messages(probe)], max_tokens, settings
-        )
-        streamed = self._post(http, "/chat/completions", fallback, chat=True, deadline=deadline)
-        return self._judge(probe, streamed, prefix=f"{why}; prompt-based fallback used: ")
-
-    def _judge(self, probe: Probe, streamed: StreamedCompletion, prefix: str = "") -> ProbeOutcome:
-        calls = []
-        bad_args = []
-        for call in streamed.tool_calls:
-            if not call.name:
-                continue
-            arguments = call.parsed_arguments()
-            if arguments is None:
-                bad_args.append(call.name)
-            calls.append(ToolCall(name=call.name, arguments=arguments or {}))
-        text, reasoning = split_reasoning(streamed.text)
-        reasoning = streamed.reasoning + reasoning
-        outcome = evaluate(probe, ProbeResponse(text=text, tool_calls=tuple(calls)))
-        extra = []
-        if bad_args:
-            extra.append(f"arguments of {', '.join(bad_args)} were not a JSON object")
-        if not text and not calls and reasoning:
-            extra.append(
-                f"only reasoning came back ({len(reasoning)} chars, "
-                f"finish_reason={streamed.finish_reason}): the budget went to thinking"
-            )
-        detail = prefix + outcome.detail + "".join(f"; {e}" for e in extra)
-        return outcome.model_copy(update={"detail": detail})
-
     # -- speed -----------------------------------------------------------------------------
     def _speed_run(
         self, http: OpenAIHttp, settings: SmokeSettings, deadline: Deadline
     ) -> SpeedFigures:
-        prompt = next(p for p in self.probes if p.kind == "recall").completion_prompt
+        prompt = SPEED_PROMPT
         if self.tuning is Tuning.BASE:
             body = self._completion_body(prompt, settings.speed_tokens, settings)
             streamed = self._post(http, "/completions", body, chat=False, deadline=deadline)
@@ -343,18 +274,6 @@ def speed_figures(streamed: StreamedCompletion) -> SpeedFigures:
     )
 
 
-def split_reasoning(text: str) -> tuple[str, str]:
-    """(answer, reasoning) from content that carries `<think>` blocks inline (no server-side
-    reasoning parser); an unclosed block means the budget ran out while thinking."""
-    thoughts = "".join(m.group(0) for m in _THINK.finditer(text))
-    answer = _THINK.sub("", text)
-    start = answer.find("<think>")
-    if start != -1:
-        thoughts += answer[start:]
-        answer = answer[:start]
-    return answer.strip(), thoughts
-
-
 def _check_base_url(base_url: str) -> str:
     """An http(s) URL without credentials or query, so it is safe to print in any report."""
     parts = urlsplit(base_url.strip())
@@ -375,3 +294,73 @@ def _first_clause(message: str) -> str:
     head = message.split(" from ", 1)[0]
     tail = message.split(": ", 1)[1] if ": " in message else ""
     return f"{head}: {tail}" if tail else head
+
+
+class EndpointSession:
+    """The HTTP side of the probe seam (selector/smoke/session.py): one streamed request per
+    prompt. Instruct prompts go to /chat/completions, base prompts to /completions."""
+
+    context_limit: int | None = None  # the server's context is its own; an overflow says so
+
+    def __init__(self, backend: EndpointBackend, http: OpenAIHttp, deadline: Deadline) -> None:
+        self.backend = backend
+        self.http = http
+        self.deadline = deadline
+
+    def generate(self, request: PromptRequest) -> Generation:
+        body: dict[str, Any] = {
+            "model": self.backend.model,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "seed": request.seed,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.chat:
+            path = "/chat/completions"
+            body["messages"] = [dict(m) for m in request.messages]
+            if request.tools:
+                body["tools"] = [dict(t) for t in request.tools]
+                body["tool_choice"] = "auto"
+        else:
+            path = "/completions"
+            body["prompt"] = request.prompt
+        started = time.perf_counter()
+        try:
+            streamed = self.backend._post(
+                self.http, path, body, chat=request.chat, deadline=self.deadline
+            )
+        except EndpointError as exc:
+            if exc.status not in _PROBE_LEVEL_STATUSES:
+                raise
+            if request.tools and exc.status in (400, 422):
+                why = f"server rejected `tools` ({_first_clause(exc.message)})"
+                raise ToolsRefused(why) from None
+            prompt_tokens, limit = context_numbers(exc.message)
+            raise PromptRefused(exc.message, prompt_tokens=prompt_tokens, limit=limit) from None
+        return _generation(streamed, time.perf_counter() - started)
+
+
+def _generation(streamed: StreamedCompletion, seconds: float) -> Generation:
+    calls, bad_args = [], []
+    for call in streamed.tool_calls:
+        if not call.name:
+            continue
+        arguments = call.parsed_arguments()
+        if arguments is None:
+            bad_args.append(call.name)
+        calls.append(ToolCall(name=call.name, arguments=arguments or {}))
+    usage = streamed.usage or {}
+    completion = usage.get("completion_tokens")
+    return Generation(
+        text=streamed.text,
+        reasoning=streamed.reasoning,
+        tool_calls=tuple(calls),
+        finish_reason=streamed.finish_reason,
+        prompt_tokens=streamed.prompt_tokens,
+        completion_tokens=completion if isinstance(completion, int) else None,
+        seconds=seconds,
+        note=f"arguments of {', '.join(bad_args)} were not a JSON object" if bad_args else "",
+    )

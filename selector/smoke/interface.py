@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Protocol
+from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from selector.smoke.probes import SuitePlan
 
 
 class SmokeStatus(str, Enum):
@@ -23,15 +25,42 @@ class SmokeSettings(BaseModel):
     n_ctx: int = Field(2048, gt=0)
     threads: int | None = Field(None, gt=0, description="default: physical cores")
     n_gpu_layers: int = 0
-    max_tokens: int = Field(64, gt=0, description="decode budget per probe")
+    max_tokens: int = Field(128, gt=0, description="answer budget of a probe that sets none")
     speed_tokens: int = Field(128, gt=0, description="tokens generated for the decode-speed run")
     timeout_s: float = Field(120, gt=0)
     memory_limit_gb: float | None = Field(None, gt=0, description="address-space cap of the child")
     seed: int = 0
+    repeats: int = Field(1, ge=1, description="runs of the whole suite (seed, seed+1, ...)")
+    temperature: float = Field(0.0, ge=0, le=2, description="0 = greedy")
+    reasoning_tokens: int = Field(
+        1024, ge=0, description="added to every budget once a model is seen to reason first"
+    )
+    suite: SuitePlan = Field(
+        default_factory=SuitePlan,
+        exclude=True,
+        description="which probes run; keyed by its digest, not dumped with the settings",
+    )
+
+    @model_validator(mode="after")
+    def _repeats_need_sampling(self) -> SmokeSettings:
+        if self.repeats > 1 and self.temperature == 0:
+            raise ValueError(
+                "repeats > 1 needs temperature > 0: greedy decoding gives the same answer "
+                "every time, so repeats would count one answer several times"
+            )
+        return self
+
+
+ProbeStatus = Literal["passed", "failed", "truncated", "error"]
 
 
 class ProbeOutcome(BaseModel):
-    """One probe's verdict with the text that earned it."""
+    """One probe run's verdict with the text that earned it.
+
+    `truncated`: the answer hit its token budget (finish reason `length`) without passing; it
+    counts as not passed but is not called wrong. `error`: the backend could not run the prompt
+    (too long for the context, refused); it is left out of the pass rates.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -39,8 +68,17 @@ class ProbeOutcome(BaseModel):
     passed: bool
     output: str = ""
     detail: str = ""
-    kind: str = ""
+    capability: str = ""
     error: str = Field("", description="set when the probe could not run to an answer")
+    status: ProbeStatus = "failed"
+    repeat: int = 0
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    context_tokens: int | None = Field(
+        None, description="long-context probes: the prompt length the probe ran at"
+    )
+    seconds: float = 0.0
 
 
 class CapabilityRate(BaseModel):
@@ -84,6 +122,10 @@ class SmokeResult(BaseModel):
     capabilities: dict[str, CapabilityRate] = Field(
         default_factory=dict, description="per-capability pass rates (SPEC §7)"
     )
+    suite_digest: str = Field("", description="suite version and a hash of every probe run")
+    long_context_tokens: int = Field(
+        0, description="prompt length the long-context probes ran at (0: not run)"
+    )
 
     @classmethod
     def skipped(cls, reason: str) -> SmokeResult:
@@ -97,6 +139,9 @@ class SmokeResult(BaseModel):
 class SmokeBackend(Protocol):
     """One way to run the probe suite: a local GGUF through llama.cpp, or an HTTP endpoint.
 
+    A backend only provides a `ProbeSession` (selector/smoke/session.py) to the suite driver
+    (selector/smoke/suite.py) and adds what it measures around it (load, speed, memory).
+
     `parallel_safe` says whether several may run at once (an endpoint: yes; a local model
     competing for the same RAM and cores: no). `cache_key()` names what was tested (file hash,
     or endpoint and model) for the results cache; None means never cache.
@@ -107,6 +152,10 @@ class SmokeBackend(Protocol):
 
     def cache_key(self) -> str | None:
         """Identity of the model under test for the cache, or None to always rerun."""
+        ...
+
+    def resolve(self, settings: SmokeSettings) -> SmokeSettings:
+        """The settings as this backend will run them, defaults filled in (for the cache key)."""
         ...
 
     def run(self, settings: SmokeSettings) -> SmokeResult:

@@ -21,8 +21,9 @@ from typing import Any
 
 from selector.smoke.cache import file_sha256
 from selector.smoke.discovery import GGUFFormatError, GGUFInfo, guess_tuning, read_gguf_metadata
-from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings, SmokeStatus
-from selector.smoke.probes import PROBES, SUITE_VERSION, suite_passed
+from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings
+from selector.smoke.probes import SUITE_VERSION
+from selector.smoke.suite import summarize
 from selector.vocab import Tuning
 
 _LOG_TAIL = 600
@@ -80,16 +81,9 @@ class LlamaCppBackend:
     name = "llama.cpp"
     parallel_safe = False
 
-    def __init__(
-        self,
-        model_path: Path,
-        *,
-        tuning: Tuning | None = None,
-        probe_ids: list[str] | None = None,
-    ) -> None:
+    def __init__(self, model_path: Path, *, tuning: Tuning | None = None) -> None:
         self.model_path = Path(model_path).expanduser()
         self.requested_tuning = tuning
-        self.probe_ids = probe_ids
         self._info: GGUFInfo | None = None
 
     def info(self) -> GGUFInfo:
@@ -115,8 +109,13 @@ class LlamaCppBackend:
             sha = file_sha256(self.model_path)
         except OSError:
             return None
-        probes = ",".join(self.probe_ids) if self.probe_ids else "all"
-        return f"llama.cpp|{sha}|{self.tuning.value}|{llama_cpp_version()}|{probes}"
+        return f"llama.cpp|{sha}|{self.tuning.value}|{llama_cpp_version()}"
+
+    def resolve(self, settings: SmokeSettings) -> SmokeSettings:
+        """The settings as this backend runs them: the default thread count made explicit."""
+        if settings.threads is None:
+            return settings.model_copy(update={"threads": default_threads()})
+        return settings
 
     def run(self, settings: SmokeSettings) -> SmokeResult:
         started = time.perf_counter()
@@ -140,7 +139,7 @@ class LlamaCppBackend:
         except OSError as exc:
             return SmokeResult.error(f"could not start the smoke child: {exc}", **base)
         base["wall_time_s"] = round(time.perf_counter() - started, 3)
-        return self._result(report, cause, base)
+        return self._result(report, cause, base, settings)
 
     def _spawn(self, settings: SmokeSettings, threads: int) -> tuple[dict[str, Any], str]:
         """Run the child to completion or kill; the child's report and, if it died, why."""
@@ -152,7 +151,7 @@ class LlamaCppBackend:
                 "settings": settings.model_dump(mode="json"),
                 "threads": threads,
                 "tuning": self.tuning.value,
-                "probe_ids": self.probe_ids,
+                "suite": settings.suite.model_dump(mode="json"),
                 "result_path": str(result_path),
             }
             with log_path.open("wb") as log:
@@ -197,7 +196,13 @@ class LlamaCppBackend:
                 cause = f"the child exited without a report; last output: {_tail(log_path)}"
             return report, cause
 
-    def _result(self, report: dict[str, Any], cause: str, base: dict[str, Any]) -> SmokeResult:
+    def _result(
+        self,
+        report: dict[str, Any],
+        cause: str,
+        base: dict[str, Any],
+        settings: SmokeSettings,
+    ) -> SmokeResult:
         measured = {
             key: float(report[key])
             for key in (
@@ -218,18 +223,13 @@ class LlamaCppBackend:
             fields["prompt_tokens"] = int(report["prompt_tokens"])
             fields["speed_tokens"] = int(report.get("speed_tokens", 0))
         probes = [ProbeOutcome.model_validate(p) for p in report.get("probes", [])]
-        total = len(self.probe_ids) if self.probe_ids else len(PROBES)
-        fields.update(
-            probes=probes, probes_total=total, probes_passed=sum(p.passed for p in probes)
-        )
+        summary = summarize(probes, settings)
+        fields.update(probes=probes, **summary.fields())
         if cause or report.get("error"):
             stage = report.get("stage", "")
             where = f" (while {_STAGES.get(stage, stage)})" if stage and stage != "done" else ""
             return SmokeResult.error((cause or report["error"]) + where, **fields)
-        ran = [p for p in probes if not p.error]
-        ok, why = suite_passed(ran, total)
-        status = SmokeStatus.PASSED if ok else SmokeStatus.FAILED
-        return SmokeResult(status=status, reason=why, **fields)
+        return SmokeResult(status=summary.status, reason=summary.reason, **fields)
 
 
 _STAGES = {

@@ -1,113 +1,398 @@
-"""Probe suite v1: each probe is data naming a registered deterministic checker.
+"""Probe suite v2 as data: probe records naming registered checkers, loaded from TOML files.
 
-A probe carries two renderings of the same task: chat `messages` for instruct models (run
-through the model's own chat template) and a few-shot `completion_prompt` for base models, so
-a base model is judged on what it was trained to do. Checkers read a `ProbeResponse` (the text
-plus any parsed tool calls), so a local llama.cpp backend and an OpenAI-compatible endpoint
-run the very same probes. Changing a prompt, a checker or an argument changes what a pass
-means: bump `SUITE_VERSION`, which is part of the cache key and of every report.
+The built-in suite is one TOML file per capability under selector/smoke/suites/; a team's own
+probe files (`[smoke] suites`, `selector smoke --suite`) use the same format and the same
+loader, so a bad file of either kind is one line naming the file, the probe and the field.
+A probe carries a chat rendering (`prompt` or `messages`, for instruct weights) and may carry
+a few-shot `completion_prompt` (for base weights). Changing a built-in prompt, checker or
+argument changes what a pass means: bump SUITE_VERSION. A run's suite is identified by its
+`digest()` (the version plus the content of every probe it runs), part of the cache key.
 """
 
 from __future__ import annotations
 
-import difflib
+import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from selector.errors import InputError
-from selector.smoke.checkers import ProbeResponse, get_checker
-from selector.smoke.interface import ProbeOutcome
-from selector.vocab import Tuning
+from selector.smoke.checkers import UnknownCheckerError, get_checker, validate_args
 
-SUITE_VERSION = "1"
+SUITE_VERSION = "2"
 
-# A model passes the suite when at least this share of its probes pass (and all of them ran).
-PASS_THRESHOLD = 0.5
+# Capabilities whose probes always run, whatever `[use_case] needs` says.
+ALWAYS_ON = ("instruction-following", "structured-output")
+# Every capability the built-in suite probes, in report order (vision cannot be probed here).
+BUILTIN_CAPABILITIES = (
+    "instruction-following",
+    "structured-output",
+    "tool-calling",
+    "reasoning",
+    "code",
+    "multilingual",
+    "long-context",
+)
+_NAME = r"^[a-z0-9][a-z0-9._-]*$"
 
-Message = Mapping[str, str]
+
+class ProbeFileError(InputError):
+    """A probe file that cannot be used (exit 2), phrased `file:line: probe 'id': field: what`."""
 
 
-@dataclass(frozen=True)
-class Probe:
-    """One task, declared as data: how to ask it and which checker judges the answer."""
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
-    kind: str
-    purpose: str
-    messages: tuple[Message, ...]
-    completion_prompt: str
+
+class ChatMessage(_Data):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ToolFunction(_Data):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+
+
+class ToolSpec(_Data):
+    """One OpenAI `tools` entry."""
+
+    type: Literal["function"] = "function"
+    function: ToolFunction
+
+
+class Followup(_Data):
+    """The second turn of an agent loop: what the called tool returns, and how the model's
+    final answer (which must use that result) is judged."""
+
+    result: Any = Field(description="the tool's JSON result")
     checker: str
-    args: Mapping[str, Any] = field(default_factory=dict)
-    stop: tuple[str, ...] = ("\n",)
-    tools: tuple[Mapping[str, Any], ...] = ()
-    max_tokens: int | None = None
-
-    def prompt_for(self, tuning: Tuning) -> tuple[Message, ...] | str:
-        """Chat messages for instruct weights, the few-shot completion prompt for base weights."""
-        return self.messages if tuning is Tuning.INSTRUCT else self.completion_prompt
+    args: dict[str, Any] = Field(default_factory=dict)
+    max_tokens: int | None = Field(None, gt=0)
 
 
-def evaluate(probe: Probe, response: ProbeResponse) -> ProbeOutcome:
-    """Judge one response; the outcome keeps the text so a reader can see why."""
-    verdict = get_checker(probe.checker)(response, probe.args)
-    output = response.text
-    if response.tool_calls:
-        calls = [{"name": c.name, "arguments": dict(c.arguments)} for c in response.tool_calls]
-        output = (output + "\n" if output else "") + "tool_calls: " + json.dumps(calls)
-    return ProbeOutcome(id=probe.id, passed=verdict.passed, output=output, detail=verdict.detail)
+class Document(_Data):
+    """A long document generated at the run's context length: `filler` sentences repeated
+    around `facts` planted at evenly spaced depths (the probes ask about the facts)."""
+
+    filler: list[str] = Field(min_length=1)
+    facts: list[str] = Field(min_length=1)
 
 
-def suite_passed(outcomes: Sequence[ProbeOutcome], total: int) -> tuple[bool, str]:
-    """The suite verdict: every probe ran and at least PASS_THRESHOLD of them passed."""
-    passed = sum(o.passed for o in outcomes)
-    failed = [o.id for o in outcomes if not o.passed]
-    if len(outcomes) < total:
-        return False, f"only {len(outcomes)} of {total} probes ran"
-    if total and passed / total >= PASS_THRESHOLD:
-        note = f"; failed: {', '.join(failed)}" if failed else ""
-        return True, f"{passed}/{total} probes passed{note}"
-    return (
-        False,
-        f"{passed}/{total} probes passed (need {PASS_THRESHOLD:.0%}); failed: " + ", ".join(failed),
+class Probe(_Data):
+    """One task: how to ask it, for instruct and base weights, and which checker judges it."""
+
+    id: str = Field(pattern=_NAME)
+    capability: str = Field(pattern=_NAME)
+    purpose: str = ""
+    prompt: str | None = Field(None, description="a single user turn")
+    messages: list[ChatMessage] | None = None
+    completion_prompt: str | None = Field(None, description="few-shot prompt for base weights")
+    completion_prefix: str = Field(
+        "", description="the start of the answer a few-shot prompt already wrote (`def f(x):`)"
+    )
+    stop: list[str] = Field(default_factory=lambda: ["\n"], description="base weights only")
+    tools: list[ToolSpec] = Field(default_factory=list)
+    checker: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    max_tokens: int | None = Field(None, gt=0, description="answer budget; default: settings")
+    followup: Followup | None = None
+    document: Document | None = None
+    source: str = "builtin"
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Probe:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("give exactly one of `prompt` or `messages`")
+        if self.messages is not None and (not self.messages or self.messages[-1].role != "user"):
+            raise ValueError("`messages` must end with a user turn")
+        if self.followup is not None and not self.tools:
+            raise ValueError("`followup` (an agent loop) needs `tools`")
+        return self
+
+    def chat_messages(self) -> list[dict[str, str]]:
+        if self.messages is not None:
+            return [m.model_dump() for m in self.messages]
+        return [{"role": "user", "content": self.prompt or ""}]
+
+    def base_prompt(self) -> str:
+        """The few-shot prompt, else the chat turn laid out as a completion (zero-shot)."""
+        if self.completion_prompt is not None:
+            return self.completion_prompt
+        text = "\n\n".join(m["content"] for m in self.chat_messages())
+        return f"{text}\n\nAnswer:"
+
+    def tool_dicts(self) -> list[dict[str, Any]]:
+        return [t.model_dump() for t in self.tools]
+
+
+def _problem(probe: Probe) -> tuple[tuple[str | int, ...], str] | None:
+    """The first problem with the probe's checkers and their arguments: (where, what)."""
+    checks: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [((), probe.checker, probe.args)]
+    if probe.followup is not None:
+        checks.append((("followup",), probe.followup.checker, probe.followup.args))
+    for where, name, args in checks:
+        try:
+            validate_args(name, args)
+        except UnknownCheckerError as exc:
+            return ((*where, "checker"), str(exc))
+        except ValidationError as exc:
+            err = _first_error(exc)
+            fields = list(get_checker(name).args.model_fields)
+            return ((*where, "args", *err["loc"]), _describe(err, fields))
+    return None
+
+
+def _first_error(exc: ValidationError) -> Any:
+    """An unknown key first (a misspelling also makes the right key 'missing')."""
+    errors = exc.errors(include_url=False)
+    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+
+
+def _describe(err: Any, fields: Sequence[str]) -> str:
+    from selector.tomlio import did_you_mean
+
+    if err["type"] == "extra_forbidden":
+        return "unknown key" + did_you_mean(str(err["loc"][-1]), fields)
+    if err["type"] == "missing":
+        return "required"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _expand_tools(tools: Any, named: dict[str, Any], fail: Callable[[str], ProbeFileError]) -> Any:
+    """Tool names refer to the file's `[tools.<name>]` tables; full tables pass through."""
+    if not isinstance(tools, list):
+        return tools
+    out = []
+    for tool in tools:
+        if isinstance(tool, str):
+            if tool not in named:
+                known = ", ".join(sorted(named)) or "none"
+                raise fail(f"unknown tool {tool!r} (the file's [tools] define: {known})")
+            out.append({"type": "function", "function": {"name": tool, **named[tool]}})
+        else:
+            out.append(tool)
+    return out
+
+
+def parse_probe_file(
+    data: dict[str, Any], path: Path, text: str = "", *, source: str | None = None
+) -> tuple[Probe, ...]:
+    """Probes from a parsed probe file; ProbeFileError names the file, probe and field."""
+    from selector.tomlio import locate
+
+    def fail(loc: tuple[str | int, ...], probe_id: str | None, message: str) -> ProbeFileError:
+        line = locate(text, loc) if text else None
+        where = f"{path}:{line}" if line else str(path)
+        who = f" probe {probe_id!r}:" if probe_id else ""
+        field = ".".join(str(p) for p in loc[2:]) if len(loc) > 2 else ""
+        return ProbeFileError(f"{where}:{who} {field + ': ' if field else ''}{message}")
+
+    unknown = sorted(set(data) - {"capability", "probe", "document", "tools"})
+    if unknown:
+        raise fail((unknown[0],), None, f"unknown top-level key {unknown[0]!r}")
+    entries = data.get("probe")
+    if not isinstance(entries, list) or not entries:
+        raise fail(("probe",), None, "no [[probe]] entries")
+    document = data.get("document")
+    named_tools = data.get("tools", {})
+    if not isinstance(named_tools, dict) or not all(
+        isinstance(v, dict) for v in named_tools.values()
+    ):
+        raise fail(("tools",), None, "[tools] must hold one table per tool name")
+    probes: list[Probe] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise fail(("probe", i), None, "each probe must be a table")
+        probe_id = str(entry.get("id") or f"#{i + 1}")
+        record = dict(entry)
+        if "capability" in data:
+            record.setdefault("capability", data["capability"])
+        record["source"] = source or path.name
+        if record.get("document") is True:
+            if document is None:
+                raise fail(("probe", i, "document"), probe_id, "the file has no [document]")
+            record["document"] = document
+        elif record.get("document") is False:
+            record.pop("document")
+        if "tools" in record:
+
+            def tool_error(msg: str, i: int = i, pid: str = probe_id) -> ProbeFileError:
+                return fail(("probe", i, "tools"), pid, msg)
+
+            record["tools"] = _expand_tools(record["tools"], named_tools, tool_error)
+        try:
+            probe = Probe.model_validate(record)
+        except ValidationError as exc:
+            err = _first_error(exc)
+            fields = [f for f in Probe.model_fields if f != "source"]
+            raise fail(("probe", i, *err["loc"]), probe_id, _describe(err, fields)) from None
+        problem = _problem(probe)
+        if problem is not None:
+            raise fail(("probe", i, *problem[0]), probe_id, problem[1])
+        if probe.id in seen:
+            raise fail(("probe", i, "id"), probe_id, "duplicate probe id in this file")
+        seen.add(probe.id)
+        probes.append(probe)
+    return tuple(probes)
+
+
+def load_probe_file(path: Path) -> tuple[Probe, ...]:
+    """A team's probe file (TOML); every problem is a one-line ProbeFileError."""
+    from selector.tomlio import read_toml
+
+    data, text = read_toml(Path(path), ProbeFileError)
+    return parse_probe_file(data, Path(path), text)
+
+
+def load_probe_files(paths: Iterable[Path]) -> tuple[Probe, ...]:
+    """Several files; a probe id used twice across them is an error naming both files."""
+    out: list[Probe] = []
+    where: dict[str, str] = {}
+    for path in paths:
+        for probe in load_probe_file(path):
+            if probe.id in where:
+                raise ProbeFileError(
+                    f"{path}: probe {probe.id!r}: id: already defined in {where[probe.id]}"
+                )
+            if probe.id in {p.id for p in builtin_probes()}:
+                raise ProbeFileError(
+                    f"{path}: probe {probe.id!r}: id: the built-in suite has a probe of that name"
+                )
+            where[probe.id] = str(path)
+            out.append(probe)
+    return tuple(out)
+
+
+@cache
+def builtin_probes() -> tuple[Probe, ...]:
+    """The built-in suite, one file per capability, in BUILTIN_CAPABILITIES order."""
+    out: list[Probe] = []
+    folder = resources.files("selector.smoke") / "suites"
+    for capability in BUILTIN_CAPABILITIES:
+        entry = folder / f"{capability}.toml"
+        from selector.tomlio import tomllib
+
+        text = entry.read_text(encoding="utf-8")
+        probes = parse_probe_file(tomllib.loads(text), Path(str(entry)), text, source="builtin")
+        if any(p.capability != capability for p in probes):
+            raise ValueError(f"{entry}: a probe names another capability")
+        out += probes
+    ids = [p.id for p in out]
+    if len(set(ids)) != len(ids):
+        raise ValueError("built-in probe ids are not unique")
+    return tuple(out)
+
+
+class SuitePlan(_Data):
+    """Which probes a run asks: built-in capabilities (None: all), a team's own probes, and
+    the context length the long-context probes aim for (None: what the smoke context holds)."""
+
+    capabilities: tuple[str, ...] | None = None
+    extra: tuple[Probe, ...] = ()
+    context_tokens: int | None = Field(None, gt=0)
+    sources: tuple[str, ...] = Field((), description="the team's probe files, as given")
+
+    def probes(self) -> tuple[Probe, ...]:
+        wanted = self.capabilities
+        chosen = [p for p in builtin_probes() if wanted is None or p.capability in wanted]
+        return (*chosen, *self.extra)
+
+    def gated(self) -> tuple[str, ...]:
+        """The capabilities this run tests, in report order: each must pass."""
+        seen = dict.fromkeys(p.capability for p in self.probes())
+        return tuple(seen)
+
+    def digest(self) -> str:
+        """SUITE_VERSION plus a hash of every probe the run asks and the target context."""
+        body = json.dumps(
+            {
+                "probes": [p.model_dump(mode="json", exclude={"source"}) for p in self.probes()],
+                "context_tokens": self.context_tokens,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return f"{SUITE_VERSION}-{hashlib.sha256(body.encode()).hexdigest()[:16]}"
+
+
+def plan_for(
+    needs: Sequence[str],
+    *,
+    suites: Sequence[Path] = (),
+    context_tokens: int | None = None,
+) -> SuitePlan:
+    """The suite a requirements file asks for: the always-on capabilities, the needed ones
+    that the built-in suite can probe, and the team's own probe files."""
+    wanted = [c for c in BUILTIN_CAPABILITIES if c in ALWAYS_ON or c in needs]
+    return SuitePlan(
+        capabilities=tuple(wanted),
+        extra=load_probe_files(suites),
+        context_tokens=context_tokens,
+        sources=tuple(str(s) for s in suites),
     )
 
 
-# --------------------------------------------------------------------------------- the suite
+def unprobed(needs: Sequence[str]) -> list[str]:
+    """Needed capabilities no probe of the built-in suite can check here (vision)."""
+    return [n for n in needs if n not in BUILTIN_CAPABILITIES]
 
-WEATHER_TOOLS: tuple[Mapping[str, Any], ...] = (
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather for a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "city": {"type": "string", "description": "City name, e.g. Paris"},
-                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                },
-                "required": ["city", "unit"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "get_time",
-            "description": "Current local time in an IANA time zone.",
-            "parameters": {
-                "type": "object",
-                "properties": {"timezone": {"type": "string", "description": "e.g. Europe/Paris"}},
-                "required": ["timezone"],
-            },
-        },
-    },
-)
 
-_RECALL_CONTEXT = (
+# ---------------------------------------------------------------- the long-context document
+
+CHARS_PER_TOKEN = 4.0  # English prose in the BPE tokenizers of current LLMs: about 4 to 4.5
+
+
+def build_document(doc: Document, target_tokens: int) -> str:
+    """`doc` at about `target_tokens` tokens: numbered filler paragraphs, each fact planted at
+    an even depth. Deterministic: the same length gives the same text on every backend."""
+    budget = max(int(target_tokens * CHARS_PER_TOKEN), 200)
+    facts_len = sum(len(f) + 1 for f in doc.facts)
+    paragraphs: list[str] = []
+    size, i = 0, 0
+    while size < budget - facts_len:
+        sentence = doc.filler[i % len(doc.filler)]
+        para = f"{i + 1}. {sentence}"
+        paragraphs.append(para)
+        size += len(para) + 1
+        i += 1
+    n = len(doc.facts)
+    for k, fact in reversed(list(enumerate(doc.facts))):
+        at = round(len(paragraphs) * (k + 1) / (n + 1))
+        paragraphs.insert(at, fact)
+    return "\n".join(paragraphs)
+
+
+def with_document(probe: Probe, document: str) -> Probe:
+    """The probe with `{document}` in its prompts replaced by `document`."""
+
+    def fill(text: str | None) -> str | None:
+        return None if text is None else text.replace("{document}", document)
+
+    update: dict[str, Any] = {
+        "prompt": fill(probe.prompt),
+        "completion_prompt": fill(probe.completion_prompt),
+    }
+    if probe.messages is not None:
+        update["messages"] = [
+            m.model_copy(update={"content": fill(m.content)}) for m in probe.messages
+        ]
+    return probe.model_copy(update=update)
+
+
+# -------------------------------------------------------------------------- the speed prompt
+
+# The timed prefill of both backends' speed runs (about 250 tokens with a Gemma tokenizer):
+# a facilities note and few-shot questions. Kept verbatim from suite v1, so speed figures
+# stay comparable across suite versions.
+_SPEED_CONTEXT = (
     "Facilities notes, building C. The east stairwell is closed for painting until Friday; use "
     "the west stairwell instead. Visitors sign in at the ground-floor desk and wear a badge at "
     "all times. The kitchen on the third floor has a new coffee machine; descale it every "
@@ -116,171 +401,25 @@ _RECALL_CONTEXT = (
     "Parking spaces 12 to 20 are reserved for car sharing. The fire drill is planned for the "
     "first week of next month, and wardens will wear orange vests."
 )
-
-
-def _user(text: str) -> tuple[Message, ...]:
-    # A single user turn: the one shape every chat template accepts (some reject `system`).
-    return (MappingProxyType({"role": "user", "content": text}),)
-
-
-PROBES: tuple[Probe, ...] = (
-    Probe(
-        id="instruction-format",
-        kind="instruction-following",
-        purpose="does exactly what a format instruction says, nothing more",
-        messages=_user(
-            "Write the word hello three times, in uppercase, separated by commas. "
-            "Reply with that line only."
-        ),
-        completion_prompt=(
-            "Instruction: Write the word cat two times, in uppercase, separated by commas.\n"
-            "Output: CAT, CAT\n"
-            "Instruction: Write the word sun four times, in uppercase, separated by commas.\n"
-            "Output: SUN, SUN, SUN, SUN\n"
-            "Instruction: Write the word hello three times, in uppercase, separated by commas.\n"
-            "Output:"
-        ),
-        checker="regex_first_line",
-        args=MappingProxyType(
-            {"pattern": r"\W*HELLO\s*,\s*HELLO\s*,\s*HELLO\W*", "expect": "HELLO, HELLO, HELLO"}
-        ),
-    ),
-    Probe(
-        id="json-extraction",
-        kind="structured-output",
-        purpose="emits parseable JSON with the requested keys and the right values",
-        messages=_user(
-            "Extract the city and the country from this sentence as a JSON object with the "
-            'keys "city" and "country". Reply with the JSON object only.\n'
-            "Sentence: Lisbon is the capital of Portugal."
-        ),
-        completion_prompt=(
-            "Sentence: Berlin is the capital of Germany.\n"
-            'JSON: {"city": "Berlin", "country": "Germany"}\n'
-            "Sentence: Madrid is the capital of Spain.\n"
-            'JSON: {"city": "Madrid", "country": "Spain"}\n'
-            "Sentence: Lisbon is the capital of Portugal.\n"
-            "JSON:"
-        ),
-        checker="json_fields",
-        args=MappingProxyType({"fields": {"city": "Lisbon", "country": "Portugal"}}),
-    ),
-    Probe(
-        id="tool-call",
-        kind="tool-calling",
-        purpose="picks the right function among two and fills its arguments (agentic use)",
-        messages=_user("What is the weather in Oslo right now, in celsius?"),
-        completion_prompt=(
-            "Tools: get_weather(city, unit: celsius|fahrenheit); get_time(timezone)\n"
-            "Request: What time is it in Tokyo?\n"
-            'Call: {"name": "get_time", "arguments": {"timezone": "Asia/Tokyo"}}\n'
-            "Request: How warm is it in Madrid, in fahrenheit?\n"
-            'Call: {"name": "get_weather", "arguments": {"city": "Madrid", "unit": "fahrenheit"}}\n'
-            "Request: What is the weather in Oslo right now, in celsius?\n"
-            "Call:"
-        ),
-        checker="tool_call",
-        args=MappingProxyType(
-            {"name": "get_weather", "arguments": {"city": "Oslo", "unit": "celsius"}}
-        ),
-        tools=WEATHER_TOOLS,
-    ),
-    Probe(
-        id="arithmetic",
-        kind="reasoning",
-        purpose="carries a two-step calculation to the right number",
-        messages=_user(
-            "A box holds 12 pens. How many pens are in 7 boxes after 5 pens are taken out? "
-            "Think briefly, then end with 'Answer: <number>'."
-        ),
-        completion_prompt=(
-            "Q: A shelf holds 8 books. How many books are on 3 shelves after 2 more are added?\n"
-            "A: 8 * 3 = 24, and 24 + 2 = 26. Answer: 26\n"
-            "Q: A crate holds 6 apples. How many apples are in 5 crates after 4 are eaten?\n"
-            "A: 6 * 5 = 30, and 30 - 4 = 26. Answer: 26\n"
-            "Q: A box holds 12 pens. How many pens are in 7 boxes after 5 pens are taken out?\n"
-            "A:"
-        ),
-        checker="final_number",
-        args=MappingProxyType({"expected": 79}),
-    ),
-    Probe(
-        id="context-recall",
-        kind="recall",
-        purpose="finds a fact planted in the context instead of inventing one",
-        messages=_user(
-            f"{_RECALL_CONTEXT}\n\nUsing only the notes above: what is the access code for "
-            "the storage room? Reply with the code only."
-        ),
-        completion_prompt=(
-            f"{_RECALL_CONTEXT}\n\n"
-            "Q: Which stairwell should be used until Friday?\nA: the west stairwell\n"
-            "Q: Which parking spaces are reserved for car sharing?\nA: spaces 12 to 20\n"
-            "Q: What is the access code for the storage room?\nA:"
-        ),
-        checker="contains",
-        args=MappingProxyType({"needle": "4817"}),
-    ),
-    Probe(
-        id="sentiment-label",
-        kind="classification",
-        purpose="answers with one label from a closed set, as a ticket router needs",
-        messages=_user(
-            "Classify the sentiment of this review as positive or negative. Reply with one "
-            "word.\nReview: The battery died after two days and support never answered."
-        ),
-        completion_prompt=(
-            "Review: Fast delivery and the fit is perfect.\nSentiment: positive\n"
-            "Review: Broke on the first use, a waste of money.\nSentiment: negative\n"
-            "Review: The battery died after two days and support never answered.\n"
-            "Sentiment:"
-        ),
-        checker="label",
-        args=MappingProxyType({"expected": "negative", "labels": ["positive", "negative"]}),
-    ),
+SPEED_PROMPT = (
+    f"{_SPEED_CONTEXT}\n\n"
+    "Q: Which stairwell should be used until Friday?\nA: the west stairwell\n"
+    "Q: Which parking spaces are reserved for car sharing?\nA: spaces 12 to 20\n"
+    "Q: What is the access code for the storage room?\nA:"
 )
 
 
-def tool_prompt_messages(probe: Probe) -> tuple[Message, ...]:
-    """The probe's chat messages with its tools described in the prompt, for backends that
-    cannot pass an OpenAI `tools` list (or whose server ignores it)."""
-    if not probe.tools:
-        return probe.messages
+def tool_prompt_preamble(tools: Sequence[ToolSpec]) -> str:
+    """The tools described in text, for a backend that cannot take an OpenAI `tools` list (or
+    a chat template that drops it)."""
     lines = []
-    for tool in probe.tools:
-        fn = tool["function"]
-        params = json.dumps(fn.get("parameters", {}), separators=(",", ":"))
-        lines.append(
-            f"- {fn['name']}: {fn.get('description', '')} Parameters (JSON Schema): {params}"
-        )
-    preamble = (
+    for tool in tools:
+        fn = tool.function
+        params = json.dumps(fn.parameters, separators=(",", ":"))
+        lines.append(f"- {fn.name}: {fn.description} Parameters (JSON Schema): {params}")
+    return (
         "You can call these functions:\n"
         + "\n".join(lines)
         + '\nTo call one, reply with only a JSON object: {"name": "<function>", "arguments": '
         "{...}}.\n\n"
     )
-    first, *rest = probe.messages
-    merged = MappingProxyType({"role": first["role"], "content": preamble + first["content"]})
-    return (merged, *rest)
-
-
-def probe_by_id(probe_id: str) -> Probe:
-    for probe in PROBES:
-        if probe.id == probe_id:
-            return probe
-    close = difflib.get_close_matches(probe_id, [p.id for p in PROBES], n=1)
-    hint = f" Did you mean: {close[0]}?" if close else ""
-    raise InputError(
-        f"Unknown probe {probe_id!r}.{hint} Available: {', '.join(p.id for p in PROBES)}"
-    )
-
-
-def _check_suite() -> None:
-    ids = [p.id for p in PROBES]
-    if len(set(ids)) != len(ids):
-        raise ValueError("probe ids are not unique")
-    for probe in PROBES:
-        get_checker(probe.checker)
-
-
-_check_suite()

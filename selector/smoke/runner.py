@@ -45,15 +45,13 @@ def result_key(
     model_key = backend.cache_key()
     if model_key is None:
         return None
-    if settings.threads is None and not getattr(backend, "parallel_safe", False):
-        # the default is this machine's physical cores: key it as such, so `smoke` and
-        # `recommend` share entries whether or not --threads spelled the default out
-        from selector.smoke.llamacpp import default_threads
-
-        settings = settings.model_copy(update={"threads": default_threads()})
+    # defaults made explicit (llama.cpp: threads = physical cores), so `smoke` and `recommend`
+    # share entries whether or not --threads spelled the default out
+    settings = backend.resolve(settings)
     parts = {
         "model": model_key,
         "suite_version": SUITE_VERSION,
+        "suite": settings.suite.digest(),  # the probes themselves, a team's own files included
         "selector_version": __version__,  # how figures are measured changes between releases
         "hardware": fingerprint if fingerprint is not None else hardware_fingerprint(),
         "settings": settings.model_dump(mode="json"),
@@ -125,8 +123,8 @@ def run_many(
         except Exception as exc:  # a progress callback raising, say
             return SmokeResult.error(f"{type(exc).__name__}: {exc}")
 
-    parallel = [j for j in jobs if getattr(j.backend, "parallel_safe", False)]
-    local = [j for j in jobs if not getattr(j.backend, "parallel_safe", False)]
+    parallel = [j for j in jobs if j.backend.parallel_safe]
+    local = [j for j in jobs if not j.backend.parallel_safe]
     futures: dict[str, Future[SmokeResult]] = {}
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for job in parallel:
