@@ -57,6 +57,7 @@ from selector.fit.smoke_link import (  # noqa: E402
     smoke_attended_cells,
 )
 from selector.hardware import HardwareProfile, detect_hardware  # noqa: E402
+from selector.smoke.runtime import child_runtime  # noqa: E402
 
 LLAMA_CPP_PYTHON = "0.3.36"
 SPEED_TOKENS = 128  # the smoke runner's default decode run
@@ -232,9 +233,16 @@ def memory_table(runs: list[tuple[str, dict[str, float]]], paths: dict[str, Path
         ours = fit.resident_peak_gb
         err = (ours - measured) / measured
         errors.append(err)
+        rt = child_runtime(n_ctx)
         lc = (
             llama_cpp_estimate(
-                path, n_ctx, n_batch=512, swa_full=True, flash_attn=False, binary=fit_params
+                path,
+                n_ctx,
+                n_batch=rt.n_batch,
+                n_ubatch=rt.n_ubatch,
+                swa_full=rt.swa_full,
+                flash_attn=rt.flash_attn,
+                binary=fit_params,
             )
             if fit_params
             else None

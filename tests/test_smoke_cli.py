@@ -135,3 +135,15 @@ def test_probe_answers_are_printed_as_text_not_markup() -> None:
     assert "⏎line two" in text and "…" in text  # one line, cut
     assert len(visible(hostile, 100)) == 100
     assert SmokeResult(status=SmokeStatus.FAILED).capabilities == {}
+
+
+def test_endpoint_tuning_comes_from_the_catalog_by_served_name() -> None:
+    from selector.smoke.cli import endpoint_tuning
+    from selector.vocab import Tuning
+
+    # the demo base model served under its catalog id, or under its file path
+    assert endpoint_tuning("gemma-3-270m", None, None) == (Tuning.BASE, "gemma-3-270m")
+    served_path = "/models/gemma-3-270m-Q4_K_M.gguf"
+    assert endpoint_tuning(served_path, None, None)[0] is Tuning.BASE
+    assert endpoint_tuning("gemma-3-270m", Tuning.INSTRUCT, None)[0] is Tuning.INSTRUCT
+    assert endpoint_tuning("my-private-finetune", None, None) == (Tuning.INSTRUCT, None)

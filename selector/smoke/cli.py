@@ -209,7 +209,8 @@ def endpoint_tuning(
 
     cat = load_catalog(catalog_paths or [])
     name = served_model.strip().lower()
-    stems = {name, name.rsplit("/", 1)[-1], name.removesuffix(".gguf")}
+    base = name.rsplit("/", 1)[-1]  # llama_cpp.server serves a model under its file path
+    stems = {name, base, name.removesuffix(".gguf"), base.removesuffix(".gguf")}
     found = None
     for entry in cat.models.values():
         files = {f.lower().removesuffix(".gguf") for f in entry.gguf_files}
