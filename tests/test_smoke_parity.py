@@ -19,7 +19,8 @@ from selector.smoke.child import LlamaSession
 from selector.smoke.endpoint import EndpointBackend
 from selector.smoke.interface import ProbeOutcome, SmokeSettings, SmokeStatus
 from selector.smoke.probes import SuitePlan
-from selector.smoke.suite import run_probes, summarize
+from selector.smoke.suite import run_probes
+from selector.smoke.verdict import summarize
 from selector.vocab import Tuning
 
 N_CTX = 4096

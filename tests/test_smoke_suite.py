@@ -13,7 +13,8 @@ from selector.smoke.interface import ProbeOutcome, SmokeSettings, SmokeStatus
 from selector.smoke.probes import BUILTIN_CAPABILITIES, SuitePlan, builtin_probes
 from selector.smoke.session import Generation, PromptRefused, PromptRequest, ToolsRefused
 from selector.smoke.stats import CAPABILITY_PASS_RATE, failing_capabilities, rate, wilson
-from selector.smoke.suite import SuiteDriver, run_probes, split_reasoning, summarize
+from selector.smoke.suite import SuiteDriver, run_probes, split_reasoning
+from selector.smoke.verdict import summarize
 from selector.vocab import Tuning
 
 

@@ -11,32 +11,26 @@ from __future__ import annotations
 
 import ast
 import difflib
-import json
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from selector.errors import InputError
+from selector.smoke.answers import (
+    TRIM,
+    ProbeResponse,
+    ToolCall,
+    first_line,
+    json_values,
+    mismatches,
+    parse_tool_calls,
+    tool_calls_of,
+)
 
-
-@dataclass(frozen=True)
-class ToolCall:
-    """One function call a model asked for, arguments already decoded from JSON."""
-
-    name: str
-    arguments: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ProbeResponse:
-    """The answer a checker judges: text with reasoning removed, and tool calls if any."""
-
-    text: str
-    tool_calls: tuple[ToolCall, ...] = ()
+__all__ = ["ProbeResponse", "ToolCall", "parse_tool_calls", "tool_calls_of"]
 
 
 @dataclass(frozen=True)
@@ -101,117 +95,6 @@ def run_checker(name: str, args: Mapping[str, Any], response: ProbeResponse) -> 
     return spec.fn(response, spec.args.model_validate(dict(args)))
 
 
-# ---------------------------------------------------------------- text helpers for checkers
-
-
-def first_line(text: str) -> str:
-    for line in text.strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def _norm(value: Any) -> str:
-    return re.sub(r"\s+", " ", str(value)).strip().strip(".").casefold()
-
-
-_TRIM = " \t\r\n\"'`.*"
-
-
-def json_values(text: str) -> list[Any]:
-    """Every JSON object or array in `text`, in order; fences and prose around them ignored."""
-    decoder = json.JSONDecoder()
-    found: list[Any] = []
-    i = _next_open(text, 0)
-    while i != -1:
-        try:
-            obj, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError:
-            i = _next_open(text, i + 1)
-            continue
-        found.append(obj)
-        i = _next_open(text, end)
-    return found
-
-
-def _next_open(text: str, start: int) -> int:
-    hits = [p for p in (text.find("{", start), text.find("[", start)) if p != -1]
-    return min(hits) if hits else -1
-
-
-def _same(expected: Any, got: Any) -> bool:
-    """Loose equality for values a model writes: case and surrounding space aside, 7 == 7.0."""
-    if isinstance(expected, bool) or isinstance(got, bool):
-        return expected is got or (isinstance(got, str) and _norm(got) == str(expected).lower())
-    if isinstance(expected, str):
-        return isinstance(got, (str, int, float)) and _norm(got) == _norm(expected)
-    if isinstance(expected, (int, float)):
-        try:
-            return math.isclose(float(got), float(expected), rel_tol=1e-9, abs_tol=1e-9)
-        except (TypeError, ValueError):
-            return False
-    if isinstance(expected, Mapping) and isinstance(got, Mapping):
-        return not _mismatches(expected, got)
-    if isinstance(expected, Sequence) and isinstance(got, Sequence):
-        return len(expected) == len(got) and all(map(_same, expected, got))
-    return bool(got == expected)
-
-
-def _mismatches(expected: Mapping[str, Any], got: Mapping[str, Any]) -> list[str]:
-    wrong = []
-    for key, want in expected.items():
-        if key not in got:
-            wrong.append(f"{key} missing")
-        elif not _same(want, got[key]):
-            wrong.append(f"{key}={got[key]!r}, expected {want!r}")
-    return wrong
-
-
-_FUNC_CALL = re.compile(r"\b([A-Za-z_][\w.]*)\s*\(([^()]*)\)")
-_KWARG = re.compile(r"(\w+)\s*=\s*(\"[^\"]*\"|'[^']*'|[^,\s)]+)")
-
-
-def parse_tool_calls(text: str) -> tuple[ToolCall, ...]:
-    """Tool calls written as text: `{"name": .., "arguments": {..}}` (bare, fenced or inside
-    `<tool_call>` tags, as Hermes/Qwen templates do) or `name(key="value", ...)` (Gemma style).
-    """
-    calls: list[ToolCall] = []
-    for obj in json_values(text):
-        for item in obj if isinstance(obj, list) else [obj]:
-            call = _tool_call_from(item)
-            if call is not None:
-                calls.append(call)
-    if calls:
-        return tuple(calls)
-    for match in _FUNC_CALL.finditer(text):
-        kwargs = {k: v.strip("\"'") for k, v in _KWARG.findall(match.group(2))}
-        if kwargs:
-            calls.append(ToolCall(name=match.group(1), arguments=kwargs))
-    return tuple(calls)
-
-
-def _tool_call_from(obj: Any) -> ToolCall | None:
-    if not isinstance(obj, dict):
-        return None
-    function = obj.get("function")
-    inner: dict[str, Any] = function if isinstance(function, dict) else obj
-    name = inner.get("name")
-    args = inner.get("arguments", inner.get("parameters", {}))
-    if isinstance(args, str):
-        try:
-            args = json.loads(args)
-        except json.JSONDecodeError:
-            return None
-    if isinstance(name, str) and isinstance(args, dict):
-        return ToolCall(name=name, arguments=args)
-    return None
-
-
-def tool_calls_of(response: ProbeResponse) -> tuple[ToolCall, ...]:
-    """Calls the API parsed, else calls written in the text."""
-    return response.tool_calls or parse_tool_calls(response.text)
-
-
 def _values(one: str | None, many: list[str]) -> list[str]:
     return ([one] if one is not None else []) + list(many)
 
@@ -232,7 +115,7 @@ class ExactArgs(CheckerArgs):
 @checker("exact", ExactArgs)
 def _exact(response: ProbeResponse, args: ExactArgs) -> Verdict:
     """The whole answer is `value` (surrounding space aside; with `trim`, quotes and a period)."""
-    got = response.text.strip(_TRIM) if args.trim else response.text.strip()
+    got = response.text.strip(TRIM) if args.trim else response.text.strip()
     want = args.value
     same = got.casefold() == want.casefold() if args.ignore_case else got == want
     if same:
@@ -374,7 +257,7 @@ def _one_of(response: ProbeResponse, args: OneOfArgs) -> Verdict:
     text = response.text.strip()
     pick: str | None = None
     if args.strict:
-        trimmed = text.strip(_TRIM).casefold()
+        trimmed = text.strip(TRIM).casefold()
         pick = next((c for c in args.choices if c.casefold() == trimmed), None)
     else:
         start = text.casefold().rfind(args.after.casefold()) if args.after else -1
@@ -430,7 +313,7 @@ def _json_schema(response: ProbeResponse, args: JsonSchemaArgs) -> Verdict:
     if args.fields:
         if not isinstance(value, dict):
             return Verdict(False, "expected a JSON object")
-        wrong = _mismatches(args.fields, value)
+        wrong = mismatches(args.fields, value)
         if wrong:
             return Verdict(False, "; ".join(wrong))
     return Verdict(True, "valid JSON matching the schema" + (" and values" if args.fields else ""))
@@ -451,7 +334,7 @@ def _tool_call(response: ProbeResponse, args: ToolCallArgs) -> Verdict:
     call = calls[0]
     if call.name != args.name:
         return Verdict(False, f"called {call.name!r}, expected {args.name!r}")
-    wrong = _mismatches(args.arguments, call.arguments)
+    wrong = mismatches(args.arguments, call.arguments)
     if args.exact_arguments:
         wrong += [f"unexpected argument {k}" for k in call.arguments if k not in args.arguments]
     if wrong:

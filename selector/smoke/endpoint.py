@@ -23,7 +23,8 @@ from selector.smoke.session import (
     context_numbers,
 )
 from selector.smoke.sse import StreamedCompletion
-from selector.smoke.suite import run_probes, summarize
+from selector.smoke.suite import run_probes
+from selector.smoke.verdict import summarize
 from selector.vocab import Tuning
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from selector.smoke.cache import file_sha256
 from selector.smoke.discovery import GGUFFormatError, GGUFInfo, guess_tuning, read_gguf_metadata
 from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings
 from selector.smoke.probes import SUITE_VERSION
-from selector.smoke.suite import summarize
+from selector.smoke.verdict import summarize
 from selector.vocab import Tuning
 
 _LOG_TAIL = 600

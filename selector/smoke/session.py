@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from selector.smoke.checkers import ToolCall
+from selector.smoke.answers import ToolCall
 
 Message = Mapping[str, Any]
 
