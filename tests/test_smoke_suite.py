@@ -324,3 +324,18 @@ def test_a_base_model_s_code_body_keeps_its_indentation() -> None:
     outcome = by_id(run_probes(session, only("code"), Tuning.BASE))["code-function"]
     assert outcome.passed, outcome.detail
     assert outcome.output.startswith("def is_palindrome(s):\n    s = s.lower()")
+
+
+def test_one_document_length_even_when_thinking_is_seen_midway() -> None:
+    def reply(request: PromptRequest) -> Any:
+        if "guest Wi-Fi password?" in last_text(request):
+            return "<think>the password line</think>teal-harbor-62"
+        return None
+
+    session = ScriptedSession(reply=reply, context_limit=4096)
+    s = only("long-context")
+    outcomes = run_probes(session, s, Tuning.INSTRUCT)
+    assert all(o.passed for o in outcomes), [o.detail for o in outcomes]
+    heads = {r.messages[0]["content"].split("\n\nUsing only")[0] for r in session.requests}
+    assert len(heads) == 1  # the reasoning allowance did not change the document
+    assert session.requests[-1].max_tokens == 32 + 1024

@@ -39,6 +39,7 @@ _THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 # a long document is sized to a context.
 TEMPLATE_RESERVE = 96
 QUESTION_RESERVE = 128  # the question (and a base prompt's few-shot lines) after a document
+OVERRUN_RESERVE = 64
 OUTPUT_LIMIT = 2000  # characters of an answer kept in the result
 
 
@@ -96,8 +97,8 @@ class SuiteDriver:
         self.settings = settings
         self.tuning = Tuning(tuning)
         self.thinking = False
-        self._doc_tokens: int | None = None
-        self._documents: dict[tuple[int, int], str] = {}
+        self._doc_tokens: dict[tuple[str, ...], int] = {}
+        self._documents: dict[tuple[tuple[str, ...], int], str] = {}
 
     # -- the run ---------------------------------------------------------------------------
     def run(
@@ -125,10 +126,11 @@ class SuiteDriver:
                 asked, context = self._prepared(probe)
                 outcome = self._ask_and_judge(asked, repeat, base)
             except PromptRefused as exc:
-                smaller = self._shrunk(exc, context, self._budget(probe.max_tokens))
+                smaller = self._shrunk(exc, context, self._reserve(probe))
                 if smaller is None:
                     raise
-                self._doc_tokens = smaller  # every later document probe uses this length
+                # this probe and every later one of the document use the shorter length
+                self._doc_tokens[_document_key(probe)] = smaller
                 asked, context = self._prepared(probe)
                 outcome = self._ask_and_judge(asked, repeat, base)
         except PromptRefused as exc:
@@ -159,12 +161,12 @@ class SuiteDriver:
         return outcome
 
     @staticmethod
-    def _shrunk(exc: PromptRefused, target: int | None, budget: int) -> int | None:
+    def _shrunk(exc: PromptRefused, target: int | None, reserve: int) -> int | None:
         """A smaller document length, when the backend said how far over its context the
         prompt was; None otherwise."""
         if target is None or not exc.prompt_tokens or not exc.limit:
             return None
-        room = exc.limit - 2 * budget - TEMPLATE_RESERVE - QUESTION_RESERVE
+        room = exc.limit - reserve
         if room <= 0 or exc.prompt_tokens <= room:
             return None
         return max(int(target * room / exc.prompt_tokens * 0.95), 64)
@@ -248,9 +250,8 @@ class SuiteDriver:
         name = call.name if call else "the function"
         notes: list[str] = []
         if turn.request.prompt is not None:  # base weights: continue the few-shot transcript
-            prompt = (
-                f"{turn.request.prompt}{first.generation.text.rstrip()}\nResult: {result}\nAnswer:"
-            )
+            written = first.generation.text.removeprefix(probe.completion_prefix).rstrip()
+            prompt = f"{turn.request.prompt}{written}\nResult: {result}\nAnswer:"
             request = self._request(repeat, budget, prompt=prompt, stop=("\n",))
             return _Turn(self._generate(request, notes), request, "few-shot completion", notes)
         history = tuple(turn.request.messages)
@@ -349,30 +350,27 @@ class SuiteDriver:
         plan = self.settings.suite
         return plan.context_tokens or self.session.context_limit or self.settings.n_ctx
 
+    def _reserve(self, probe: Probe) -> int:
+        """Tokens a document leaves free: template, question, answer budget, and a margin
+        (llama-cpp-python runs a little past max_tokens to finish a UTF-8 sequence)."""
+        budget = self._budget(probe.max_tokens)
+        return TEMPLATE_RESERVE + QUESTION_RESERVE + budget + min(budget, OVERRUN_RESERVE)
+
     def _with_document(self, probe: Probe) -> tuple[Probe, int]:
-        """The probe with its document at the run's length; shrunk once if the backend says
-        the prompt is longer than its context."""
+        """The probe with its document at the run's length. The length is fixed at the first
+        probe of a document, so all of them share one text (and a backend's prefix cache)."""
         assert probe.document is not None
-        # the same reserve for every probe of a document, so all of them share one text (and
-        # a backend's prefix cache); twice the budget, as llama-cpp-python runs past
-        # max_tokens to finish a UTF-8 sequence
-        reserve = TEMPLATE_RESERVE + QUESTION_RESERVE + 2 * self._budget(probe.max_tokens)
-        target = self._doc_tokens
+        key = _document_key(probe)
+        target = self._doc_tokens.get(key)
         if target is None:
             room = self._requested()
             limit = self.session.context_limit
             if limit is not None:
                 room = min(room, limit)
-            target = max(room - reserve, 64)
-        text = self._document(probe, target)
-        return with_document(probe, text), target
-
-    def _document(self, probe: Probe, target: int) -> str:
-        assert probe.document is not None
-        key = (id(probe.document), target)
-        if key not in self._documents:
-            self._documents[key] = build_document(probe.document, target)
-        return self._documents[key]
+            target = self._doc_tokens[key] = max(room - self._reserve(probe), 64)
+        if (key, target) not in self._documents:
+            self._documents[(key, target)] = build_document(probe.document, target)
+        return with_document(probe, self._documents[(key, target)]), target
 
     def _context_note(self, target: int, measured: int | None) -> str:
         requested = self._requested()
@@ -382,6 +380,11 @@ class SuiteDriver:
         if limit is not None and limit < requested:
             note += f"; requested {requested:,}, the smoke context holds {limit:,}"
         return note
+
+
+def _document_key(probe: Probe) -> tuple[str, ...]:
+    assert probe.document is not None
+    return (*probe.document.filler, "\0", *probe.document.facts)
 
 
 def _prefixed(answer: Answer, prefix: str) -> Answer:
