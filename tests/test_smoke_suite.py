@@ -339,3 +339,13 @@ def test_one_document_length_even_when_thinking_is_seen_midway() -> None:
     heads = {r.messages[0]["content"].split("\n\nUsing only")[0] for r in session.requests}
     assert len(heads) == 1  # the reasoning allowance did not change the document
     assert session.requests[-1].max_tokens == 32 + 1024
+
+
+def test_an_agent_loop_that_calls_the_tool_again_has_not_answered() -> None:
+    again = '{"name": "check_inventory", "arguments": {"sku": "A-77"}, "result": {"on_hand": 342}}'
+    script = {**RIGHT, '"on_hand": 342': again}
+    outcome = by_id(run_probes(ScriptedSession(script), only("tool-calling"), Tuning.INSTRUCT))[
+        "agent-inventory"
+    ]
+    assert not outcome.passed and outcome.status == "failed"
+    assert "called check_inventory again instead of answering" in outcome.detail

@@ -157,6 +157,17 @@ class SuiteDriver:
         if probe.followup is not None and outcome.passed:
             final = self._followup(probe, turn, repeat)
             second = self._judge(final, probe.followup.checker, probe.followup.args, base)
+            tools = {t.function.name for t in probe.tools}
+            again = [c.name for c in final.answer.tool_calls if c.name in tools]
+            if second.passed and again:  # the loop must end in an answer, not another call
+                second = second.model_copy(
+                    update={
+                        "passed": False,
+                        "status": "failed",
+                        "detail": f"called {again[0]} again instead of answering from its "
+                        f"result ({second.detail})",
+                    }
+                )
             outcome = self._combine(outcome, second)
         return outcome
 
