@@ -47,10 +47,31 @@ class OriginPolicy(_Section):
     @field_validator("exclude_countries")
     @classmethod
     def _iso(cls, codes: list[str]) -> list[str]:
+        wrong = []
         for code in codes:
             if code.upper() not in ISO_COUNTRIES:
-                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+                hint = country_code_for(code)
+                wrong.append(repr(code) + (f" (did you mean {hint!r}?)" if hint else ""))
+        if wrong:
+            raise ValueError(f"not ISO 3166-1 alpha-2 country codes: {', '.join(wrong)}")
         return [c.upper() for c in codes]
+
+
+def country_code_for(name: str) -> str | None:
+    """The alpha-2 code of a country written by name or alpha-3 (`China`, `USA`), if one."""
+    import pycountry  # only on this error path: its tables are large
+
+    if name.strip().upper() == "UK":  # ISO reserves UK for GB; people write it anyway
+        return "GB"
+    try:
+        return str(pycountry.countries.lookup(name.strip()).alpha_2)
+    except LookupError:
+        pass
+    try:
+        found = pycountry.countries.search_fuzzy(name.strip())
+    except LookupError:
+        return None
+    return str(found[0].alpha_2) if len(found) == 1 else None
 
 
 class GPURequirement(_Section):
@@ -209,7 +230,8 @@ def check_against_catalog(req: Requirements, catalog: Any, path: Path, text: str
     known |= {lic.spdx.lower() for lic in catalog.licenses.values() if lic.spdx}
     for i, name in enumerate(req.license.allow or []):
         if name.lower() not in known:
-            names = [lic.spdx or lic.id for lic in catalog.licenses.values()]
+            names = [lic.id for lic in catalog.licenses.values()]
+            names += [lic.spdx for lic in catalog.licenses.values() if lic.spdx]
             report(("license", "allow", i), f"unknown license {name!r}{did_you_mean(name, names)}")
     for i, gpu in enumerate(req.hardware.gpus):
         if gpu.model is not None and catalog.find_gpu(gpu.model) is None and gpu.vram_gb is None:

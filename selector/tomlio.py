@@ -5,11 +5,13 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from selector.vocab import VALUE_ALIASES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -82,9 +84,40 @@ def locate(text: str, loc: Sequence[int | str]) -> int | None:
     return None
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _squash(text: str) -> str:
+    """Case, spaces, dots and dashes ignored: `Llama3.1` and `llama-3.1` are one word."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def closest(
+    word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> str | None:
+    """The choice a user most likely meant by `word`, or None when nothing is close.
+
+    Tries, in order: a known alias (`aup` for acceptable-use-policy), the same word written
+    another way (`Llama3.1`), then difflib on the lowercased and the squashed forms.
+    """
+    options = list(choices)
+    squashed = {_squash(c): c for c in options}
+    key = _squash(word)
+    if aliases and key in aliases and aliases[key] in options:
+        return aliases[key]
+    if key in squashed:
+        return squashed[key]
+    lowered = {c.lower(): c for c in options}
+    for pool, probe in ((lowered, word.lower()), (squashed, key)):
+        close = difflib.get_close_matches(probe, list(pool), n=1, cutoff=0.6)
+        if close:
+            return pool[close[0]]
+    return None
+
+
+def did_you_mean(
+    word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> str:
+    """` (did you mean 'x'?)` for the closest choice, or nothing."""
+    match = closest(word, choices, aliases)
+    return f" (did you mean {match!r}?)" if match is not None and match != word else ""
 
 
 def _field_names(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
@@ -133,7 +166,7 @@ def describe_validation_error(
             msg += f", got {value!r}"
             if err["type"] in ("enum", "literal_error") and isinstance(value, str):
                 expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
-                msg += did_you_mean(value, expected)
+                msg += did_you_mean(value, expected, VALUE_ALIASES)
         line = locate(text, loc)
         where = f"{path}:{line}" if line else f"{path}"
         lines.append(f"{where}: {key or '(top level)'}: {msg}" if key else f"{where}: {msg}")

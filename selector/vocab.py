@@ -73,6 +73,37 @@ class ReasonCode(str, Enum):
     SMOKE = "smoke"
 
 
+# Words people write for a closed-vocabulary value, squashed (lowercase, letters and digits
+# only), for the did-you-mean hint. Only unambiguous ones: a hint that misleads is worse.
+VALUE_ALIASES: dict[str, str] = {
+    "aup": Clause.ACCEPTABLE_USE_POLICY.value,
+    "acceptableuse": Clause.ACCEPTABLE_USE_POLICY.value,
+    "usagepolicy": Clause.ACCEPTABLE_USE_POLICY.value,
+    "mau": Clause.MAU_CAP.value,
+    "monthlyactiveusers": Clause.MAU_CAP.value,
+    "nc": Clause.NON_COMMERCIAL.value,
+    "noncommercialonly": Clause.NON_COMMERCIAL.value,
+    "research": Clause.NON_COMMERCIAL.value,
+    "revenue": Clause.REVENUE_CAP.value,
+    "fieldofuserestriction": Clause.FIELD_OF_USE.value,
+    "militaryuse": Clause.FIELD_OF_USE.value,
+    "geo": Clause.REGION_RESTRICTION.value,
+    "region": Clause.REGION_RESTRICTION.value,
+    "trademark": Clause.NAMING.value,
+    "branding": Clause.NAMING.value,
+    "tools": Capability.TOOL_CALLING.value,
+    "toolcall": Capability.TOOL_CALLING.value,
+    "tooluse": Capability.TOOL_CALLING.value,
+    "functioncalling": Capability.TOOL_CALLING.value,
+    "functions": Capability.TOOL_CALLING.value,
+    "coding": Capability.CODE.value,
+    "thinking": Capability.REASONING.value,
+    "images": Capability.VISION.value,
+    "image": Capability.VISION.value,
+    "longcontext": Capability.LONG_CONTEXT.value,
+    "translation": Capability.MULTILINGUAL.value,
+}
+
 # ISO 3166-1 alpha-2 codes. Kept as data so an unknown code is caught at validation.
 ISO_COUNTRIES = frozenset(
     """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
