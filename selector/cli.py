@@ -267,21 +267,79 @@ def catalog_list(
 @catalog_app.command("show")
 @handles_errors
 def catalog_show(
-    model_id: Annotated[str, typer.Argument(help="Catalog id, e.g. qwen3-30b-a3b.")],
+    entry_id: Annotated[
+        str,
+        typer.Argument(help="A model, license or GPU id, e.g. qwen3-30b-a3b, apache-2.0, L40S."),
+    ],
     fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format.")] = TextOrJson.TEXT,
     catalog: CatalogOption = None,
 ) -> None:
-    """Every fact the catalog holds about one model, with its license and sources."""
-    from selector.catalog.views import format_model_detail
+    """Every fact the catalog holds about one model (with its license), license or GPU."""
+    from selector.catalog.views import (
+        format_gpu_detail,
+        format_license_detail,
+        format_model_detail,
+        gpu_row,
+        license_rows,
+    )
+    from selector.errors import CatalogError
+    from selector.tomlio import did_you_mean
 
     cat = _load_catalog(catalog)
-    model = cat.model(model_id)
-    if fmt is TextOrJson.JSON:
+    data: dict[str, Any]
+    if entry_id in cat.models:
+        model = cat.model(entry_id)
+        lic = cat.licenses[model.license]
         data = model.model_dump(mode="json")
-        data["license_terms"] = cat.licenses[model.license].model_dump(mode="json")
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        data["license_terms"] = lic.model_dump(mode="json")
+        text = format_model_detail(model, lic)
+    elif entry_id in cat.licenses:
+        data = next(r for r in license_rows(cat) if r["id"] == entry_id)
+        text = format_license_detail(data)
+    elif (gpu := cat.find_gpu(entry_id)) is not None:
+        data = gpu_row(gpu)
+        text = format_gpu_detail(data)
     else:
-        sys.stdout.write(format_model_detail(model, cat.licenses[model.license]))
+        hint = did_you_mean(entry_id, [*cat.models, *cat.licenses, *cat.gpus])
+        raise CatalogError(f"no model, license or GPU with id {entry_id!r}{hint}")
+    sys.stdout.write(json.dumps(data, indent=2) + "\n" if fmt is TextOrJson.JSON else text)
+
+
+@catalog_app.command("licenses")
+@handles_errors
+def catalog_licenses(
+    fmt: TableOrJsonOption = TableOrJson.TABLE,
+    catalog: CatalogOption = None,
+) -> None:
+    """The licenses the catalog knows: terms, clauses and how many models use each."""
+    from selector.catalog.views import format_license_table, license_rows
+
+    rows = license_rows(_load_catalog(catalog))
+    if fmt is TableOrJson.JSON:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        sys.stdout.write(format_license_table(rows, color=sys.stdout.isatty(), width=_width()))
+
+
+@catalog_app.command("gpus")
+@handles_errors
+def catalog_gpus(
+    fmt: TableOrJsonOption = TableOrJson.TABLE,
+    catalog: CatalogOption = None,
+) -> None:
+    """The GPUs the catalog knows (names accepted in [hardware] gpus), with memory and bandwidth."""
+    from selector.catalog.views import format_gpu_table, gpu_rows
+
+    rows = gpu_rows(_load_catalog(catalog))
+    if fmt is TableOrJson.JSON:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        sys.stdout.write(format_gpu_table(rows, color=sys.stdout.isatty(), width=_width()))
+
+
+def _width() -> int:
+    """The terminal's width on a terminal; a wide page when piped, so `| cat` cuts nothing."""
+    return shutil.get_terminal_size((150, 40)).columns if sys.stdout.isatty() else 150
 
 
 @catalog_app.command("validate")

@@ -78,7 +78,7 @@ def test_catalog_show_text_and_json() -> None:
 def test_catalog_show_unknown_id_suggests() -> None:
     result = runner.invoke(app, ["catalog", "show", "gemma-3-270"])
     assert result.exit_code == 2
-    assert "unknown model id 'gemma-3-270'" in result.stderr
+    assert "no model, license or GPU with id 'gemma-3-270'" in result.stderr
     assert "did you mean 'gemma-3-270m'" in result.stderr
 
 

@@ -22,6 +22,8 @@ COMMANDS = [
     ["catalog", "list"],
     ["catalog", "show"],
     ["catalog", "validate"],
+    ["catalog", "licenses"],
+    ["catalog", "gpus"],
     ["hardware"],
     ["smoke"],
     ["schema"],

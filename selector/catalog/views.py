@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from selector.catalog.loader import Catalog
-from selector.catalog.schema import License, ModelEntry
+from selector.catalog.schema import GPU, License, ModelEntry
 
 
 def catalog_row(model: ModelEntry, lic: License) -> dict[str, Any]:
@@ -94,4 +94,114 @@ def format_model_detail(model: ModelEntry, lic: License) -> str:
         lines.append(f"    - {clause.kind.value}{threshold}: {clause.detail}")
     lines.append("  sources:")
     lines += [f"    - {s}" for s in model.sources]
+    return "\n".join(lines) + "\n"
+
+
+def license_row(lic: License, models: list[str]) -> dict[str, Any]:
+    """One license for `catalog licenses`: its terms and the catalog models under it."""
+    return {
+        "id": lic.id,
+        "name": lic.name,
+        "spdx": lic.spdx,
+        "osi_approved": lic.osi_approved,
+        "commercial_use": lic.commercial_use,
+        "version": lic.version,
+        "clauses": [c.model_dump(mode="json") for c in lic.clauses],
+        "url": str(lic.url),
+        "models": models,
+        "sources": [str(u) for u in lic.sources],
+    }
+
+
+def license_rows(cat: Catalog) -> list[dict[str, Any]]:
+    users: dict[str, list[str]] = {}
+    for m in sorted(cat.models.values(), key=lambda m: m.id):
+        users.setdefault(m.license, []).append(m.id)
+    return [license_row(lic, users.get(lic.id, [])) for lic in cat.licenses.values()]
+
+
+def gpu_row(gpu: GPU) -> dict[str, Any]:
+    return gpu.model_dump(mode="json")
+
+
+def gpu_rows(cat: Catalog) -> list[dict[str, Any]]:
+    return [gpu_row(g) for g in sorted(cat.gpus.values(), key=lambda g: (g.vendor, g.model))]
+
+
+def _render(table: Any, *, color: bool, width: int) -> str:
+    from rich.console import Console
+
+    buf = io.StringIO()
+    console = Console(
+        file=buf, width=width, force_terminal=color, color_system="auto" if color else None
+    )
+    console.print(table)
+    return buf.getvalue()
+
+
+def format_license_table(
+    rows: list[dict[str, Any]], *, color: bool = False, width: int = 100
+) -> str:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{len(rows)} licenses")
+    for col in ("id", "SPDX", "commercial", "OSI", "clauses", "models"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            Text(r["id"]),
+            Text(r["spdx"] or "-"),
+            "yes" if r["commercial_use"] else "no",
+            "yes" if r["osi_approved"] else "no",
+            Text(", ".join(sorted({c["kind"] for c in r["clauses"]})) or "-"),
+            str(len(r["models"])),
+        )
+    return _render(table, color=color, width=width)
+
+
+def format_gpu_table(rows: list[dict[str, Any]], *, color: bool = False, width: int = 100) -> str:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{len(rows)} GPUs")
+    for col in ("id", "model", "vendor", "segment", "memory", "GB/s"):
+        table.add_column(col, justify="right" if col in ("memory", "GB/s") else "left")
+    for r in rows:
+        table.add_row(
+            Text(r["id"]),
+            Text(r["model"]),
+            Text(r["vendor"]),
+            r["segment"],
+            f"{r['vram_gb']:g} GB",
+            f"{r['bandwidth_gb_s']:g}",
+        )
+    return _render(table, color=color, width=width)
+
+
+def format_license_detail(row: dict[str, Any]) -> str:
+    """Every term of one license, the models under it, and its sources."""
+    lines = [f"{row['name']} ({row['id']})", ""]
+    lines.append(f"  SPDX: {row['spdx'] or 'none'}; OSI approved: {row['osi_approved']}")
+    lines.append(f"  commercial use: {row['commercial_use']}")
+    if row["version"]:
+        lines.append(f"  version: {row['version']}")
+    lines.append(f"  text: {row['url']}")
+    for clause in row["clauses"]:
+        threshold = f" [{clause['threshold']}]" if clause.get("threshold") else ""
+        lines.append(f"    - {clause['kind']}{threshold}: {clause['detail']}")
+    lines.append("  models: " + (", ".join(row["models"]) or "none in the catalog"))
+    lines.append("  sources:")
+    lines += [f"    - {s}" for s in row["sources"]]
+    return "\n".join(lines) + "\n"
+
+
+def format_gpu_detail(row: dict[str, Any]) -> str:
+    lines = [f"{row['model']} ({row['id']})", ""]
+    for key, value in row.items():
+        if key in ("id", "model", "sources") or value in (None, [], ""):
+            continue
+        lines.append(f"  {key}: {value}")
+    lines.append("  sources:")
+    lines += [f"    - {s}" for s in row["sources"]]
     return "\n".join(lines) + "\n"
