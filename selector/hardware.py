@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from selector.catalog import Catalog
+    from selector.catalog import GPU, Catalog
     from selector.requirements import HardwareSpec
 
 GIB = 2**30  # every *_gb figure in selector is GiB, as nvidia-smi and llama.cpp count
@@ -172,6 +172,8 @@ def resolve_hardware(spec: HardwareSpec, catalog: Catalog) -> HardwareProfile:
         )
         if gpu is None:
             notes.append(f"GPU {slots[-1].model!r} is not in the catalog: no bandwidth figure")
+        elif req.model and (note := variant_note(req.model, gpu, catalog)):
+            notes.append(note)
     if spec.ram_gb is None:
         notes.append("ram_gb not declared: no CPU offload is planned")
     return HardwareProfile(
@@ -180,6 +182,26 @@ def resolve_hardware(spec: HardwareSpec, catalog: Catalog) -> HardwareProfile:
         ram_bandwidth_gb_s=spec.ram_bandwidth_gb_s,
         gpus=slots,
         notes=notes,
+    )
+
+
+def variant_note(name: str, gpu: GPU, catalog: Catalog) -> str | None:
+    """Say which variant a bare family name (`A100`, `H100`) was read as, when there are several."""
+    from selector.catalog.loader import normalize_gpu_name
+
+    wanted = normalize_gpu_name(name)
+    if wanted in (normalize_gpu_name(gpu.model), normalize_gpu_name(gpu.id)):
+        return None
+    others = [
+        g.model
+        for g in catalog.gpus.values()
+        if g.id != gpu.id and normalize_gpu_name(g.model).startswith(wanted)
+    ]
+    if not others:
+        return None
+    return (
+        f"GPU {name!r} read as {gpu.model} ({gpu.vram_gb:g} GB, {gpu.bandwidth_gb_s:g} GB/s); "
+        f"other variants: {', '.join(sorted(others))} — name one, or give vram_gb"
     )
 
 

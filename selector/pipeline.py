@@ -28,6 +28,7 @@ from selector.report.schema import (
 )
 from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
+from selector.vocab import Tuning
 
 
 @dataclass
@@ -100,6 +101,11 @@ def _smoke_stage(
 
 def _risks(a: Assessment, hw: HardwareProfile) -> list[str]:
     risks = []
+    if a.model.tuning is Tuning.BASE:
+        risks.append(
+            "base model, not instruction-tuned: it continues text rather than following "
+            "instructions; fine-tune it or pick its instruct variant before serving users"
+        )
     if a.model.unverified:
         risks.append(f"unverified catalog facts: {', '.join(a.model.unverified)}")
     if a.smoke is None or a.smoke.status is SmokeStatus.SKIPPED:
