@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from selector import __version__
-from selector.errors import InputError, SelectorError
+from selector.errors import ExitCode, InputError, SelectorError
 from selector.paths import write_atomic
 from selector.report.formats import OutputFormat
 
@@ -356,7 +356,7 @@ def catalog_validate(
     for problem in result.problems:
         stderr().print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
     if not result.ok:
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.BAD_INPUT)
     typer.echo(result.summary())
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from selector import __version__
 from selector.catalog import Catalog
+from selector.errors import ExitCode
 from selector.filtering import (
     Assessment,
     assess_catalog,
@@ -214,6 +215,6 @@ def recommend(
     )
 
 
-def exit_code(report: Report) -> int:
-    """0 when at least one candidate survives, 1 when none does (SPEC §1)."""
-    return 0 if report.candidates else 1
+def exit_code(report: Report) -> ExitCode:
+    """OK when at least one candidate survives, NONE_SURVIVES when none does (SPEC §1)."""
+    return ExitCode.OK if report.candidates else ExitCode.NONE_SURVIVES

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from selector.errors import InputError
+from selector.errors import ExitCode, InputError
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
 from selector.vocab import Tuning
 
@@ -110,7 +110,7 @@ def smoke_command(
         typer.echo(json.dumps(payload, indent=2))
     else:
         _render_table(result, extra)
-    raise typer.Exit(0 if result.status is SmokeStatus.PASSED else 1)
+    raise typer.Exit(ExitCode.OK if result.status is SmokeStatus.PASSED else ExitCode.NONE_SURVIVES)
 
 
 def _local_backend(
