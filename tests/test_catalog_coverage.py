@@ -10,7 +10,15 @@ import pytest
 from pydantic import BaseModel
 
 from selector.catalog import ModelEntry, load_catalog, validate_catalog
-from selector.catalog.schema import GPU, Attention, Benchmark, License, LicenseClause, MoE
+from selector.catalog.schema import (
+    GPU,
+    Attention,
+    Benchmark,
+    CompressedKV,
+    License,
+    LicenseClause,
+    MoE,
+)
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "catalog.md"
 UNVERIFIABLE_HEADING = "## Families not in the catalog / unverifiable"
@@ -104,6 +112,7 @@ def test_unverifiable_section_names_only_known_families() -> None:
 SCHEMA_SECTIONS: dict[str, type[BaseModel]] = {
     "## `[[model]]`": ModelEntry,
     "### `[model.attention]`": Attention,
+    "### `[[model.attention.compressed]]`": CompressedKV,
     "### `[model.moe]`": MoE,
     "### `[[model.benchmarks]]`": Benchmark,
     "## `[[license]]`": License,
