@@ -254,14 +254,15 @@ def catalog_list(
     catalog: CatalogOption = None,
 ) -> None:
     """One line (or JSON object) per model variant."""
-    from selector.catalog.views import catalog_rows, format_catalog_table
+    from selector.catalog.views import catalog_as_of, catalog_rows, format_catalog_table
 
     cat = _load_catalog(catalog)
     rows = catalog_rows(cat)
     if fmt is TableOrJson.JSON:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
-        sys.stdout.write(format_catalog_table(rows, color=sys.stdout.isatty()))
+        as_of = catalog_as_of(cat)
+        sys.stdout.write(format_catalog_table(rows, color=sys.stdout.isatty(), as_of=as_of))
 
 
 @catalog_app.command("show")

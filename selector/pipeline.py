@@ -17,7 +17,8 @@ from selector.filtering import (
     refresh_estimates,
 )
 from selector.hardware import HardwareProfile
-from selector.ranking import rank
+from selector.ranking import QUALITY_BENCHMARKS, rank
+from selector.ranking import why as why_of
 from selector.report.schema import (
     CandidateReport,
     ExcludedReport,
@@ -118,6 +119,10 @@ def _risks(a: Assessment, hw: HardwareProfile) -> list[str]:
     if a.license.clauses:
         kinds = sorted({c.kind.value for c in a.license.clauses})
         risks.append(f"license obligations to review: {', '.join(kinds)}")
+    if not a.license.clauses_verified:
+        risks.append(f"license clauses not read from the text of {a.license.name}: legal review")
+    if not any(b.name in QUALITY_BENCHMARKS for b in a.model.benchmarks):
+        risks.append("quality is a prior from parameter count: no sourced MMLU-Pro/GPQA-Diamond")
     if hw.source == "declared" and not any(g.bandwidth_gb_s for g in hw.gpus) and hw.gpus:
         risks.append("GPU bandwidth unknown: speed estimate is weak")
     return risks
@@ -159,7 +164,7 @@ def _candidate(
         score_breakdown=ScoreBreakdown(
             **{k: round(t.value, 4) for k, t in terms.items()},
             weights=req.ranking.weights.model_dump(),
-            why={k: t.why for k, t in terms.items()},
+            why=why_of(terms),
         ),
         risks=_risks(a, hw),
         sources=[str(s) for s in m.sources],

@@ -47,27 +47,122 @@ def _split_key(text: str) -> tuple[str, ...]:
     return tuple(part.strip().strip('"').strip("'") for part in text.split("."))
 
 
+class _Scanner:
+    """Where each line stands in TOML's syntax: inside a multi-line string or a bracket or not.
+
+    `locate` needs only the lines that start a header or a `key = value` pair; a line inside a
+    multi-line string (a triple-quoted `notes` that mentions `layers = 32`) or inside a
+    multi-line array is part of an earlier value, never a key of its own.
+    """
+
+    def __init__(self) -> None:
+        self.open_string = ""  # delimiter (three quotes) of a multi-line string still open
+        self.depth = 0  # open [ and { of a value that spans lines
+
+    @property
+    def in_value(self) -> bool:
+        return bool(self.open_string) or self.depth > 0
+
+    def code(self, line: str) -> str:
+        """The part of `line` outside strings and comments, tracking state across lines."""
+        out: list[str] = []
+        i, n = 0, len(line)
+        if self.open_string:
+            end = _close_multiline(line, 0, self.open_string)
+            if end < 0:
+                return ""
+            self.open_string, i = "", end
+        while i < n:
+            ch = line[i]
+            if ch == "#":
+                break
+            if line.startswith(('"""', "'''"), i):
+                delim = line[i : i + 3]
+                end = _close_multiline(line, i + 3, delim)
+                out.append(" ")  # a string stands where the value is
+                if end < 0:
+                    self.open_string = delim
+                    break
+                i = end
+                continue
+            if ch in "\"'":
+                i = _close_single(line, i + 1, ch)
+                out.append(" ")
+                continue
+            if ch in "[{":
+                self.depth += 1
+            elif ch in "]}":
+                self.depth = max(0, self.depth - 1)
+            out.append(ch)
+            i += 1
+        return "".join(out)
+
+
+def _close_multiline(line: str, start: int, delim: str) -> int:
+    """Index just past the closing `delim` at or after `start`, or -1 if the line has none."""
+    i = start
+    while True:
+        j = line.find(delim, i)
+        if j < 0:
+            return -1
+        if delim == '"""' and _escaped(line, j):
+            i = j + 1
+            continue
+        # Up to two quote characters may end the content right before the delimiter.
+        extra = 0
+        while extra < 2 and line.startswith(delim[0], j + 3 + extra):
+            extra += 1
+        return j + 3 + extra
+
+
+def _close_single(line: str, start: int, quote: str) -> int:
+    """Index just past the closing `quote` of a one-line string (escapes only in basic ones)."""
+    i = start
+    while i < len(line):
+        if line[i] == "\\" and quote == '"':
+            i += 2
+            continue
+        if line[i] == quote:
+            return i + 1
+        i += 1
+    return len(line)
+
+
+def _escaped(line: str, j: int) -> bool:
+    """Whether the character at `j` follows an odd number of backslashes."""
+    k = j - 1
+    while k >= 0 and line[k] == "\\":
+        k -= 1
+    return (j - 1 - k) % 2 == 1
+
+
 def locate(text: str, loc: Sequence[int | str]) -> int | None:
     """Best-effort line number of the key at `loc` (e.g. ("model", 3, "params_b")) in `text`.
 
     Understands `[table]`, `[[array]]` headers (counting array entries) and `key = value`
     lines; the longest prefix of `loc` that is written out wins, so a missing key points at
-    its table and an inline-table error at its key.
+    its table and an inline-table error at its key. Lines inside multi-line strings and
+    multi-line arrays are values, not keys (see `_Scanner`).
     """
     places: dict[tuple[int | str, ...], int] = {}
     counts: dict[tuple[str, ...], int] = {}
     current: tuple[int | str, ...] = ()
+    scanner = _Scanner()
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
+        starts_in_value = scanner.in_value
+        head = raw.split("=", 1)[0] if not starts_in_value else ""
+        line = scanner.code(raw).strip()
+        if starts_in_value:
+            continue
         if line.startswith("[["):
-            name = _split_key(line.strip("[] \t"))
+            name = _split_key(raw.strip().split("]]", 1)[0].strip("[ \t"))
             index = counts.get(name, 0)
             counts[name] = index + 1
             current = (*name, index)
             places.setdefault(current, number)
             places.setdefault(name, number)
         elif line.startswith("["):
-            current = _split_key(line.strip("[] \t"))
+            current = _split_key(raw.strip().split("]", 1)[0].strip("[ \t"))
             # A sub-table of an array entry, such as [model.attention] after [[model]].
             for size in range(len(current), 0, -1):
                 if current[:size] in counts:
@@ -75,7 +170,7 @@ def locate(text: str, loc: Sequence[int | str]) -> int | None:
                     break
             places.setdefault(current, number)
         elif "=" in line:
-            key = _split_key(line.split("=", 1)[0])
+            key = _split_key(head)
             places.setdefault((*current, *key), number)
     path = tuple(loc)
     for size in range(len(path), 0, -1):

@@ -317,3 +317,30 @@ def test_replace_catalog_without_catalog_is_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["recommend", str(write(tmp_path, "")), "--replace-catalog"])
     assert result.exit_code == 2
     assert "--replace-catalog needs" in result.stderr
+
+
+def test_report_names_the_quality_source_prior_and_unread_licenses(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[use_case]
+needs = ["code"]
+
+[hardware]
+gpus = [{ model = "H100", count = 8 }]
+ram_gb = 1024
+""",
+    )
+    _, report = recommend_json(path)
+    by_id = {c["id"]: c for c in report["candidates"]}
+    nano = by_id["nemotron-3-nano-30b-a3b"]
+    assert "legal review" in " ".join(nano["risks"])  # NVIDIA Nemotron license clauses unread
+    assert nano["score_breakdown"]["license"] <= 0.95
+    why = nano["score_breakdown"]["why"]
+    assert "code: LiveCodeBench" in why["quality"]
+    assert why["quality_source"].startswith("vendor")
+    prior = by_id["olmo-3-32b-think"]
+    assert prior["score_breakdown"]["why"]["quality_source"].startswith("prior")
+    assert any("quality is a prior" in r for r in prior["risks"])
+    gpt = by_id["gpt-oss-20b"]["score_breakdown"]["why"]
+    assert "competitor (NVIDIA)" in gpt["quality_source"]

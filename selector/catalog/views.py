@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from selector.catalog.loader import Catalog
-from selector.catalog.schema import GPU, License, ModelEntry
+from selector.catalog.schema import GPU, Benchmark, License, ModelEntry
 
 
 def catalog_row(model: ModelEntry, lic: License) -> dict[str, Any]:
@@ -29,7 +29,26 @@ def catalog_row(model: ModelEntry, lic: License) -> dict[str, Any]:
         "runtimes": [r.value for r in model.runtimes],
         "unverified": list(model.unverified),
         "sources": [str(s) for s in model.sources],
+        "last_verified": model.last_verified.isoformat() if model.last_verified else None,
     }
+
+
+def catalog_as_of(cat: Catalog) -> str:
+    """`as of <newest check> (oldest entry checked <date>)`: how fresh the catalog's facts are.
+
+    The as-of date is the most recent `last_verified` of any model entry; the oldest one tells
+    how stale the least recently checked entry may be. Entries without a date are counted.
+    """
+    dates = sorted(m.last_verified for m in cat.models.values() if m.last_verified)
+    missing = sum(1 for m in cat.models.values() if m.last_verified is None)
+    if not dates:
+        return "as of: unknown (no entry has last_verified)"
+    text = f"as of {dates[-1].isoformat()}"
+    if dates[0] != dates[-1]:
+        text += f" (oldest entry checked {dates[0].isoformat()})"
+    if missing:
+        text += f"; {missing} entries never verified"
+    return text
 
 
 def catalog_rows(cat: Catalog) -> list[dict[str, Any]]:
@@ -39,7 +58,9 @@ def catalog_rows(cat: Catalog) -> list[dict[str, Any]]:
     ]
 
 
-def format_catalog_table(rows: list[dict[str, Any]], *, color: bool = False) -> str:
+def format_catalog_table(
+    rows: list[dict[str, Any]], *, color: bool = False, as_of: str = ""
+) -> str:
     from rich.console import Console
     from rich.table import Table
 
@@ -47,7 +68,8 @@ def format_catalog_table(rows: list[dict[str, Any]], *, color: bool = False) -> 
     console = Console(
         file=buf, width=140, force_terminal=color, color_system="auto" if color else None
     )
-    table = Table(title=f"{len(rows)} model variants")
+    title = f"{len(rows)} model variants" + (f", catalog {as_of}" if as_of else "")
+    table = Table(title=title)
     for col in ("id", "organization", "origin", "released", "params", "arch", "context", "license"):
         table.add_column(col, justify="right" if col in ("params", "context") else "left")
     for r in rows:
@@ -76,25 +98,44 @@ def format_model_detail(model: ModelEntry, lic: License) -> str:
         if value in ("", [], None):
             continue
         lines.append(f"  {key}: {value}")
-    att = model.attention.model_dump(exclude_none=True)
+    att = model.attention.model_dump(exclude_none=True, exclude={"compressed"})
     lines.append("  attention: " + ", ".join(f"{k}={v}" for k, v in att.items()))
+    for c in model.attention.compressed:
+        indexer = f" + indexer key {c.indexer_head_dim}" if c.indexer_head_dim else ""
+        lines.append(f"    compressed: {c.layers} layers keep 1 row per {c.ratio} tokens{indexer}")
     if model.moe:
         lines.append("  moe: " + ", ".join(f"{k}={v}" for k, v in model.moe.model_dump().items()))
     if model.benchmarks:
         lines.append("  benchmarks:")
         for b in model.benchmarks:
-            who = "vendor-reported" if b.vendor_reported else "independent"
-            setting = f" [{b.setting}]" if b.setting else ""
-            lines.append(f"    {b.name}{setting}: {b.score:g} ({who}; {b.source})")
+            lines.append(f"    {_benchmark_line(b)}")
     lines.append(
         f"  license: {lic.name} (SPDX {lic.spdx or 'none'}), commercial use: {lic.commercial_use}"
     )
+    if lic.unverified:
+        lines.append(
+            f"    not read from the license text (unverified): {', '.join(lic.unverified)}"
+        )
     for clause in lic.clauses:
         threshold = f" [{clause.threshold}]" if clause.threshold else ""
         lines.append(f"    - {clause.kind.value}{threshold}: {clause.detail}")
     lines.append("  sources:")
     lines += [f"    - {s}" for s in model.sources]
     return "\n".join(lines) + "\n"
+
+
+def _benchmark_line(b: Benchmark) -> str:
+    """`GPQA-Diamond [thinking; 0-shot; pass@1]: 85.5 (competitor: Alibaba Qwen; URL)`."""
+    setting = [] if b.thinking is None else ["thinking" if b.thinking else "non-thinking"]
+    if b.shots is not None:
+        setting.append(f"{b.shots}-shot")
+    if b.setting:
+        setting.append(b.setting)
+    who = {"vendor": "vendor-reported"}.get(b.evaluated_as, b.evaluated_as)
+    if b.evaluated_by and b.evaluated_as != "vendor":
+        who += f": {b.evaluated_by}"
+    shown = f" [{'; '.join(setting)}]" if setting else ""
+    return f"{b.name}{shown}: {b.score:g} ({who}; {b.source})"
 
 
 def license_row(lic: License, models: list[str]) -> dict[str, Any]:
@@ -108,6 +149,8 @@ def license_row(lic: License, models: list[str]) -> dict[str, Any]:
         "version": lic.version,
         "clauses": [c.model_dump(mode="json") for c in lic.clauses],
         "url": str(lic.url),
+        "unverified": list(lic.unverified),
+        "last_verified": lic.last_verified.isoformat() if lic.last_verified else None,
         "models": models,
         "sources": [str(u) for u in lic.sources],
     }
@@ -149,12 +192,15 @@ def format_license_table(
     for col in ("id", "SPDX", "commercial", "OSI", "clauses", "models"):
         table.add_column(col, overflow="fold")
     for r in rows:
+        clauses = ", ".join(sorted({c["kind"] for c in r["clauses"]})) or "-"
+        if "clauses" in r["unverified"]:
+            clauses += " (unverified)"
         table.add_row(
             Text(r["id"]),
             Text(r["spdx"] or "-"),
             "yes" if r["commercial_use"] else "no",
             "yes" if r["osi_approved"] else "no",
-            Text(", ".join(sorted({c["kind"] for c in r["clauses"]})) or "-"),
+            Text(clauses),
             str(len(r["models"])),
         )
     return _render(table, color=color, width=width)
@@ -187,6 +233,13 @@ def format_license_detail(row: dict[str, Any]) -> str:
     if row["version"]:
         lines.append(f"  version: {row['version']}")
     lines.append(f"  text: {row['url']}")
+    if row["unverified"]:
+        lines.append(
+            f"  NOT read from the license text: {', '.join(row['unverified'])} "
+            "(legal review must confirm)"
+        )
+    if row["last_verified"]:
+        lines.append(f"  last verified: {row['last_verified']}")
     for clause in row["clauses"]:
         threshold = f" [{clause['threshold']}]" if clause.get("threshold") else ""
         lines.append(f"    - {clause['kind']}{threshold}: {clause['detail']}")

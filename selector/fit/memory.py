@@ -119,7 +119,9 @@ def shape_from_catalog(model: ModelEntry, quantization: str) -> ModelShape:
     bpw = bits_per_weight(quantization)
     n_embd = model.hidden_size or att.heads * att.head_dim
     layers: list[LayerKV] = []
-    if att.mla_kv_dim:
+    if att.compressed:
+        layers += compressed_kv_layers(model)
+    elif att.mla_kv_dim:
         # llama.cpp keeps only the latent (K) for MLA: `has_v = !is_mla` (llama-kv-cache.cpp).
         # Each head attends over the latent for K and (less the RoPE part) for V: ~2x its width.
         layers += [LayerKV(att.mla_kv_dim, 0, attn_width=att.heads * 2 * att.mla_kv_dim)] * (
@@ -131,7 +133,7 @@ def shape_from_catalog(model: ModelEntry, quantization: str) -> ModelShape:
         layers += [
             LayerKV(width, width, attn_width=att.heads * 2 * att.head_dim)
         ] * model.global_layers
-    if att.sliding_layers:
+    if att.sliding_layers and not att.compressed:
         s_dim = att.sliding_head_dim or att.head_dim
         s_width = (att.sliding_kv_heads or att.kv_heads) * s_dim
         layers += [
@@ -160,6 +162,29 @@ def shape_from_catalog(model: ModelEntry, quantization: str) -> ModelShape:
         basis=f"catalog architecture: {model.params_b:g}B parameters x {bpw:g} bits per weight "
         f"({quantization} preset average)",
     )
+
+
+def compressed_kv_layers(model: ModelEntry) -> list[LayerKV]:
+    """DeepSeek V4's cache: a sliding window on every layer plus pooled rows on compressed ones.
+
+    Every layer keeps its last `sliding_window` tokens as one shared K=V row per KV head
+    (`head_dim` wide; vLLM's MLAAttentionSpec for V4 has no separate V). A compressed layer adds
+    one row per `ratio` tokens, and a CSA layer also one indexer key (`indexer_head_dim`) per
+    row. A pooled row is modelled as a full-context layer 1/ratio as wide, so kv_cells and the
+    speed model need no change; the attention width is an upper bound, since CSA reads only the
+    indexer's top-k rows.
+    """
+    att = model.attention
+    width = att.kv_heads * att.head_dim
+    v_width = 0 if att.shared_kv else width
+    layers = [
+        LayerKV(width, v_width, sliding=True, attn_width=att.heads * 2 * att.head_dim)
+    ] * att.sliding_layers
+    for group in att.compressed:
+        row = -(-width // group.ratio) + -(-group.indexer_head_dim // group.ratio)
+        attn = -(-att.heads * 2 * att.head_dim // group.ratio)
+        layers += [LayerKV(row, 0, attn_width=attn)] * group.layers
+    return layers
 
 
 def kv_cells(layer: LayerKV, shape: ModelShape, n_ctx: int, rt: RuntimeSettings) -> int:
