@@ -163,9 +163,9 @@ def recommend(
     )
     if plan.enabled:
         with _smoke_progress(plan):
-            report = run_recommend(req, cat, hw, plan, top=top)
+            report = run_recommend(req, cat, hw, plan, top=top, requirements_path=requirements)
     else:
-        report = run_recommend(req, cat, hw, plan, top=top)
+        report = run_recommend(req, cat, hw, plan, top=top, requirements_path=requirements)
     color = output is None and sys.stdout.isatty()
     width = shutil.get_terminal_size((150, 40)).columns if color else 150
     write_output(format_report(report, fmt, color=color, width=width), output)
