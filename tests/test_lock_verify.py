@@ -5,6 +5,7 @@ hand-edited lock in one line naming the field."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -275,7 +276,8 @@ def test_verify_an_endpoint_serving_the_model_and_passing_the_suite(pc: PrivateC
         good = verify(pc, path, "--endpoint", server.base_url, "--model", "fake-model")
         other = verify(pc, path, "--endpoint", server.base_url, "--model", "acme-3b")
     assert good.exit_code == ExitCode.OK, good.output
-    assert "ok   endpoint:" in good.output and "ok   suite: 6/6 probes" in good.output
+    assert "ok   endpoint:" in good.output
+    assert re.search(r"ok   suite: (\d+)/\1 probes", good.output), good.output
     assert other.exit_code == ExitCode.NONE_SURVIVES
     assert "FAIL endpoint: the server lists fake-model, not 'acme-3b'" in other.output
 
@@ -285,7 +287,7 @@ def test_an_endpoint_failing_the_suite_fails_the_lock(pc: PrivateCatalog) -> Non
     with fault_server("ok", reply="I do not know") as server:
         result = verify(pc, path, "--endpoint", server.base_url, "--model", "fake-model")
     assert result.exit_code == ExitCode.NONE_SURVIVES, result.output
-    assert "FAIL suite: 0/6 probes" in result.output
+    assert re.search(r"FAIL suite: 0/\d+ probes", result.output), result.output
 
 
 def test_artifact_for_prefers_the_pinned_artifact_at_the_quantization(pc: PrivateCatalog) -> None:
