@@ -163,9 +163,9 @@ def recommend(
     )
     if plan.enabled:
         with _smoke_progress(plan):
-            report = run_recommend(req, cat, hw, plan, top=top)
+            report = run_recommend(req, cat, hw, plan, top=top, requirements_path=requirements)
     else:
-        report = run_recommend(req, cat, hw, plan, top=top)
+        report = run_recommend(req, cat, hw, plan, top=top, requirements_path=requirements)
     color = output is None and sys.stdout.isatty()
     width = shutil.get_terminal_size((150, 40)).columns if color else 150
     write_output(format_report(report, fmt, color=color, width=width), output)
@@ -359,6 +359,132 @@ def catalog_validate(
     if not result.ok:
         raise typer.Exit(ExitCode.BAD_INPUT)
     typer.echo(result.summary())
+
+
+@app.command()
+@handles_errors
+def lock(
+    requirements: Annotated[Path, typer.Argument(help="Requirements TOML file (SPEC §2).")],
+    model_id: Annotated[
+        Optional[str],  # noqa: UP045 - typer needs Optional
+        typer.Argument(
+            help="Shortlisted model to lock (default: the top pick).", show_default=False
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the lock file.")
+    ] = Path("selector.lock.json"),
+    catalog: CatalogOption = None,
+    weights: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--weights",
+            help="The weights file you will deploy: its sha256 and size are locked (it must "
+            "match the catalog's pin where there is one).",
+        ),
+    ] = None,
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            "--smoke",
+            help="Smoke-test the candidates first (off by default: the choice then depends on "
+            "the requirements, catalog and hardware alone, so verify can rerun it).",
+        ),
+    ] = False,
+) -> None:
+    """Write selector.lock.json for the chosen model: its exact artifact and the inputs."""
+    from selector.lock import lock_requirements, lock_text
+    from selector.pipeline import SmokePlan
+
+    cat = _load_catalog(catalog)
+    plan = SmokePlan(enabled=smoke)
+    if smoke:
+        with _smoke_progress(plan):
+            locked = lock_requirements(requirements, cat, model_id, plan=plan, weights=weights)
+    else:
+        locked = lock_requirements(requirements, cat, model_id, plan=plan, weights=weights)
+    write_output(lock_text(locked), output)
+    art = locked.artifact
+    pinned = art.files and all(f.sha256 for f in art.files)
+    typer.echo(
+        f"wrote {output}: {locked.model_id} at {locked.quantization} ({locked.chosen_as}), "
+        + (
+            f"artifact {art.files[0].name} sha256 {art.files[0].sha256}"
+            if pinned
+            else "artifact not pinned: " + (", ".join(art.missing) or "no sha256")
+        )
+    )
+    if not pinned:
+        stderr().print(
+            "warning: `selector verify` cannot check a file against this lock; give "
+            "--weights FILE to lock the file you deploy",
+            markup=False,
+            highlight=False,
+        )
+
+
+@app.command()
+@handles_errors
+def verify(
+    lock_file: Annotated[Path, typer.Argument(help="The selector.lock.json to check against.")],
+    file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="Weights file to check (size and sha256).", show_default=False),
+    ] = None,
+    endpoint: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--endpoint", help="OpenAI-compatible base URL to check, e.g. http://host/v1"),
+    ] = None,
+    served_model: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--model", help="Model name the endpoint serves."),
+    ] = None,
+    api_key_env: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--api-key-env", help="Environment variable holding the endpoint's API key."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds for the endpoint's suite run.")
+    ] = 120,
+    catalog: CatalogOption = None,
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format.")] = TextOrJson.TEXT,
+) -> None:
+    """Check a deployment against its lock and say what changed since (exit 0 holds, 1 not)."""
+    from selector.lock import load_lock
+    from selector.verify import verify as run_verify
+
+    if file is not None and endpoint is not None:
+        raise InputError("give either FILE or --endpoint URL --model NAME, not both")
+    locked = load_lock(lock_file)
+    result = run_verify(
+        locked,
+        _load_catalog(catalog),
+        file=file,
+        endpoint=endpoint,
+        served_model=served_model,
+        api_key_env=api_key_env,
+        timeout_s=timeout,
+    )
+    if fmt is TextOrJson.JSON:
+        sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+    else:
+        from rich.console import Console
+
+        out = Console(highlight=False, soft_wrap=True)
+        out.print(
+            f"{lock_file}: {locked.model_id} at {locked.quantization}, locked {locked.created_at}",
+            markup=False,
+        )
+        for check in result.checks:
+            out.print(
+                f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}", markup=False
+            )
+        if result.changes:
+            out.print("Changes since the lock:", markup=False)
+            for change in result.changes:
+                out.print(f"  - {change}", markup=False)
+        out.print("the lock holds" if result.holds else "the lock does NOT hold", markup=False)
+    raise typer.Exit(ExitCode.OK if result.holds else ExitCode.NONE_SURVIVES)
 
 
 def _register_smoke() -> None:

@@ -17,20 +17,23 @@ from selector.filtering import (
     refresh_estimates,
 )
 from selector.hardware import HardwareProfile
+from selector.provenance import build_provenance
 from selector.ranking import QUALITY_BENCHMARKS, rank
 from selector.ranking import why as why_of
 from selector.report.schema import (
+    ArtifactReport,
     CandidateReport,
     ExcludedReport,
     ExclusionReason,
     LicenseSummary,
+    NearMiss,
     Report,
     ScoreBreakdown,
     UnmatchedFile,
 )
 from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
-from selector.vocab import Tuning
+from selector.vocab import ReasonCode, Tuning
 
 
 @dataclass
@@ -129,7 +132,13 @@ def _risks(a: Assessment, hw: HardwareProfile) -> list[str]:
 
 
 def _candidate(
-    a: Assessment, position: int, total: float, terms: dict, req: Requirements, hw: HardwareProfile
+    a: Assessment,
+    position: int,
+    total: float,
+    terms: dict,
+    req: Requirements,
+    hw: HardwareProfile,
+    catalog: Catalog,
 ) -> CandidateReport:
     m, lic = a.model, a.license
     return CandidateReport(
@@ -153,6 +162,8 @@ def _candidate(
                 for c in lic.clauses
             ],
             url=str(lic.url),
+            version=lic.version,
+            clauses_verified=lic.clauses_verified,
         ),
         context_tokens=m.context_tokens,
         capabilities=[c.value for c in m.capabilities],
@@ -168,7 +179,106 @@ def _candidate(
         ),
         risks=_risks(a, hw),
         sources=[str(s) for s in m.sources],
+        artifact=artifact_for(catalog, m.id, a.fit.quantization),
     )
+
+
+def artifact_for(catalog: Catalog, model_id: str, quantization: str) -> ArtifactReport | None:
+    """The catalog's GGUF artifact of `model_id` at `quantization`, best pinned first.
+
+    A minimal stand-in until weights discovery fills `artifact` (with the local file when one
+    is here); the merge replaces this body.
+    """
+    from selector.fit.quant import normalize_quant
+
+    def norm(q: str) -> str:
+        try:
+            return normalize_quant(q)
+        except ValueError:
+            return q.strip().upper()
+
+    wanted = norm(quantization)
+    arts = [
+        a
+        for a in catalog.artifacts_for(model_id)
+        if a.format == "gguf" and norm(a.quantization) == wanted and a.files
+    ]
+    if not arts:
+        return None
+    best = min(arts, key=lambda a: (a.revision is None, a.files[0].sha256 is None))
+    first = best.files[0]
+    return ArtifactReport(
+        repo=best.repo,
+        revision=best.revision,
+        file=first.name,
+        sha256=first.sha256,
+        size_bytes=first.size_bytes,
+    )
+
+
+# An estimate this close to its limit may be on the wrong side of it: docs/fit.md measures decode
+# estimates within 0.8-1.2x and memory within a few percent, so 25% is the band a measurement
+# on the target hardware could still move a model across.
+NEAR_MISS_MARGIN = 0.25
+
+
+def _near_fit(a: Assessment, req: Requirements, hw: HardwareProfile) -> str | None:
+    """The memory assumption when the estimate exceeds the capacity by at most the margin."""
+    f = a.fit
+    offload = req.hardware.allow_offload or not hw.gpus
+    capacity = hw.total_vram_gb + (hw.ram_gb if offload else 0.0)
+    if capacity <= 0 or f.memory_gb > capacity * (1 + NEAR_MISS_MARGIN):
+        return None
+    return (
+        f"memory estimate {f.memory_gb:.1f} GB at {f.quantization}, {f.context_tokens:,} "
+        f"context, against {capacity:g} GB: {f.basis}"
+    )
+
+
+def _near_latency(a: Assessment, req: Requirements, message: str) -> str | None:
+    """The speed assumption when an estimated (not measured) figure misses by at most the margin."""
+    f, target = a.fit, req.latency
+    if not message.startswith("estimated"):
+        return None
+    if "decode" in message and target.min_decode_tokens_per_s:
+        est = f.estimated_decode_tokens_per_s or 0.0
+        if est >= target.min_decode_tokens_per_s * (1 - NEAR_MISS_MARGIN):
+            return f"decode estimate ~{est:.1f} tokens/s: {f.speed_basis}"
+    if "first token" in message and target.max_time_to_first_token_ms:
+        ttft = f.estimated_time_to_first_token_ms or 0.0
+        if ttft <= target.max_time_to_first_token_ms * (1 + NEAR_MISS_MARGIN):
+            return f"first-token estimate ~{ttft:.0f} ms: {f.ttft_basis}"
+    return None
+
+
+def near_misses(
+    assessments: list[Assessment], req: Requirements, hw: HardwareProfile
+) -> list[NearMiss]:
+    """Models excluded only by estimated figures (memory fit, estimated latency) that miss their
+    limit by at most NEAR_MISS_MARGIN, with the assumption behind each estimate."""
+    out = []
+    for a in assessments:
+        if not a.excluded:
+            continue
+        assumptions: list[str | None] = []
+        for r in a.reasons:
+            if r.code is ReasonCode.FIT:
+                assumptions.append(_near_fit(a, req, hw))
+            elif r.code is ReasonCode.LATENCY:
+                assumptions.append(_near_latency(a, req, r.message))
+            else:
+                assumptions.append(None)
+        if None in assumptions:
+            continue
+        out.append(
+            NearMiss(
+                id=a.model.id,
+                name=a.model.name,
+                reasons=[ExclusionReason(code=r.code, message=r.message) for r in a.reasons],
+                assumptions=list(dict.fromkeys(x for x in assumptions if x)),
+            )
+        )
+    return out
 
 
 def recommend(
@@ -179,7 +289,9 @@ def recommend(
     *,
     top: int | None = None,
     now: dt.datetime | None = None,
+    requirements_path: Path | None = None,
 ) -> Report:
+    """Run the stages; `requirements_path` is the file `req` was read from, for provenance."""
     plan = plan or SmokePlan()
     assessments = assess_catalog(req, catalog, hw)
     notes = list(hw.notes)
@@ -192,7 +304,8 @@ def recommend(
             notes.append(f"showing the top {top} of {len(ranked)} candidates (--top)")
         ranked = ranked[:top]
     candidates = [
-        _candidate(a, i, s.total, s.terms, req, hw) for i, (a, s) in enumerate(ranked, start=1)
+        _candidate(a, i, s.total, s.terms, req, hw, catalog)
+        for i, (a, s) in enumerate(ranked, start=1)
     ]
     excluded = [
         ExcludedReport(
@@ -208,8 +321,9 @@ def recommend(
         if a.excluded
     ]
     stamp = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
+    generated_at = stamp.isoformat().replace("+00:00", "Z")
     return Report(
-        generated_at=stamp.isoformat().replace("+00:00", "Z"),
+        generated_at=generated_at,
         selector_version=__version__,
         requirements=req.model_dump(mode="json"),
         hardware=hw,
@@ -217,6 +331,8 @@ def recommend(
         excluded=excluded,
         unmatched_files=plan.unmatched,
         notes=notes,
+        near_misses=near_misses(assessments, req, hw),
+        provenance=build_provenance(requirements_path, catalog, hw, generated_at),
     )
 
 

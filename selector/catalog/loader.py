@@ -7,6 +7,7 @@ them and `load_catalog` can refuse a catalog with every reason at once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -88,6 +89,8 @@ class Catalog:
     gpus: dict[str, GPU] = field(default_factory=dict)
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     origin: dict[str, Path] = field(default_factory=dict)
+    # the files or directories it was loaded from, in load order (for provenance)
+    roots: tuple[Path, ...] = ()
 
     def artifacts_for(self, model_id: str) -> list[Artifact]:
         """The model's known artifacts, in catalog order."""
@@ -266,7 +269,7 @@ def load_catalog(
         key = None  # a missing path: let the parse below report it
     cached = cache.load_cached(key) if key else None
     if cached is not None:
-        return cached
+        return dataclasses.replace(cached, roots=tuple(roots))
     files, problems = parse_paths(roots)
     for parsed in files:
         problems += parsed.problems
@@ -276,7 +279,7 @@ def load_catalog(
         raise CatalogError("\n".join(str(p) for p in problems))
     if key:
         cache.store(key, cat)
-    return cat
+    return dataclasses.replace(cat, roots=tuple(roots))
 
 
 def build_catalog(parsed: Iterable[tuple[Path, CatalogFile]]) -> Catalog:

@@ -15,6 +15,7 @@ class OutputFormat(str, Enum):
     TABLE = "table"
     JSON = "json"
     MARKDOWN = "markdown"
+    CYCLONEDX = "cyclonedx"
 
 
 def format_report(
@@ -26,6 +27,10 @@ def format_report(
         return format_markdown(report)
     if fmt is OutputFormat.TABLE:
         return format_table(report, color=color, width=width)
+    if fmt is OutputFormat.CYCLONEDX:
+        from selector.report.cyclonedx import format_cyclonedx  # cyclonedx-python-lib: heavy
+
+        return format_cyclonedx(report)
     assert_never(fmt)
 
 

@@ -1,101 +1,293 @@
-"""The Markdown procurement checklist."""
+"""The Markdown decision record: a checklist procurement and legal can take as-is.
+
+One small function per section, each returning its lines, so a section can be added (a launch
+command, a Pareto mark, capability results) without touching the others. Catalog strings and
+model answers are data: `_md` keeps them from breaking a table or a line.
+"""
 
 from __future__ import annotations
 
-from selector.report.schema import Report
+from collections.abc import Callable
+
+from selector.report.decision import (
+    TERMS,
+    artifact_text,
+    minimum_hardware,
+    policy_lines,
+    rationale,
+)
+from selector.report.schema import CandidateReport, Report
+
+Section = Callable[[Report], list[str]]
 
 
-def _md_escape(text: str) -> str:
+def _md(text: str) -> str:
+    """One table cell or list item: no pipe, no line break."""
     return text.replace("|", "\\|").replace("\n", " ")
 
 
 def format_markdown(report: Report) -> str:
-    """A procurement checklist: what to review, buy and verify for each shortlisted model."""
+    """The decision record: summary, policy, inputs, shortlist, rationale, one section per
+    candidate, near-misses, exclusions, notes, approvals."""
     out: list[str] = []
-    req = report.requirements
-    hw = report.hardware
-    name = req.get("use_case", {}).get("name") or "deployment"
-    out.append(f"# Model selection checklist: {name}\n")
-    out.append(f"Generated {report.generated_at} by selector {report.selector_version}.\n")
-    gpus = ", ".join(f"{g.count}x {g.model} ({g.vram_gb:g} GB)" for g in hw.gpus) or "no GPU"
-    out.append(f"Hardware ({hw.source}): {gpus}; {hw.ram_gb:g} GB RAM.\n")
-    if not report.candidates:
-        out.append("**No candidate survives the requirements.** See the exclusions below.\n")
-    else:
-        out.append("## Shortlist\n")
-        out.append("| # | model | params | license | origin | placement | memory | score |")
-        out.append("|---|---|---|---|---|---|---|---|")
-        for c in report.candidates:
-            out.append(
-                f"| {c.rank} | {c.id} | {c.params_b:g}B | {c.license} | {c.origin_country} | "
-                f"{c.fit.placement} | {c.fit.memory_gb:.1f} GB | {c.score:.3f} |"
-            )
-        out.append("")
-    for c in report.candidates:
-        out.append(f"## {c.rank}. {c.name} (`{c.id}`)\n")
-        out.append(f"- Organization: {c.organization} ({c.origin_country}); family `{c.family}`")
-        out.append(
-            f"- Size: {c.params_b:g}B total, {c.active_params_b:g}B active; "
-            f"context {c.context_tokens:,} tokens"
-        )
-        lic = c.license_terms
-        out.append(f"- [ ] License review: {lic.name} ({lic.spdx or 'no SPDX id'}) — {lic.url}")
-        out.append(f"  - commercial use: {'permitted' if lic.commercial_use else 'NOT permitted'}")
-        for clause in lic.clauses:
-            threshold = f" (threshold: {clause['threshold']})" if clause.get("threshold") else ""
-            out.append(f"  - [ ] {clause['kind']}{threshold}: {_md_escape(clause['detail'])}")
-        f = c.fit
-        gpus_line = ", ".join(f"{g.count}x {g.model}" for g in hw.gpus) or "CPU only"
-        out.append(
-            f"- [ ] Hardware to buy or reserve: {gpus_line}; placement **{f.placement}**, "
-            f"{f.memory_gb:.1f} GB at {f.quantization} ({f.basis}); disk {c.disk_gb:.1f} GB"
-        )
-        if f.estimated_decode_tokens_per_s:
-            out.append(
-                f"  - decode estimate ~{f.estimated_decode_tokens_per_s:.0f} tokens/s: "
-                f"{f.speed_basis}"
-            )
-        s = c.smoke
-        if s.status.value == "skipped":
-            out.append(f"- [ ] Smoke evidence: none — {s.reason}")
-        else:
-            out.append(
-                f"- [ ] Smoke evidence: {s.status.value}, "
-                f"{s.probes_passed}/{s.probes_total} probes; "
-                f"decode {s.decode_tokens_per_s:.1f} tokens/s, "
-                f"first token {s.time_to_first_token_ms:.0f} ms, "
-                f"peak {s.peak_rss_gb:.2f} GB"
-                + (
-                    f" (predicted {c.smoke_prediction.memory_gb:.2f} GB)"
-                    if c.smoke_prediction is not None
-                    else ""
-                )
-                + f"; sha256 `{s.model_sha256[:16]}…` ({s.backend})"
-            )
-        b = c.score_breakdown
-        out.append(
-            "- Score: "
-            + ", ".join(
-                f"{k} {getattr(b, k):.2f}"
-                for k in ("quality", "size_preference", "license", "tooling", "smoke")
-            )
-        )
-        if c.risks:
-            out.append("- Open risks:")
-            out += [f"  - {_md_escape(r)}" for r in c.risks]
-        out.append("- Sources: " + ", ".join(c.sources))
-        out.append("")
-    if report.excluded:
-        out.append("## Why the other models were excluded\n")
-        out.append("| model | params | license | reasons |")
-        out.append("|---|---|---|---|")
-        for e in report.excluded:
-            reasons = "; ".join(f"**{r.code.value}**: {_md_escape(r.message)}" for r in e.reasons)
-            out.append(f"| {e.id} | {e.params_b:g}B | {e.license} | {reasons} |")
-        out.append("")
-    if report.notes or report.unmatched_files:
-        out.append("## Notes\n")
-        out += [f"- {_md_escape(n)}" for n in report.notes]
-        out += [f"- unmatched GGUF file {u.path}: {u.reason}" for u in report.unmatched_files]
-        out.append("")
+    for section in SECTIONS:
+        out += section(report)
     return "\n".join(out)
+
+
+def header_section(report: Report) -> list[str]:
+    name = report.requirements.get("use_case", {}).get("name") or "deployment"
+    out = [f"# Model selection checklist: {_md(name)}\n"]
+    out.append(f"Generated {report.generated_at} by selector {report.selector_version}.\n")
+    if report.candidates:
+        top = report.candidates[0]
+        out.append(
+            f"**Recommended: {_md(top.name)} (`{top.id}`) at {top.fit.quantization}**, rank 1 of "
+            f"{len(report.candidates)} shortlisted; {len(report.excluded)} models excluded.\n"
+        )
+    else:
+        out.append("**No candidate survives the requirements.** See the exclusions below.\n")
+    return out
+
+
+def policy_section(report: Report) -> list[str]:
+    out = [
+        "## Policy applied\n",
+        "The requirements as selector understood them (defaults filled in):\n",
+    ]
+    out += [f"- {_md(line)}" for line in policy_lines(report.requirements)]
+    hw = report.hardware
+    gpus = ", ".join(f"{g.count}x {g.model} ({g.vram_gb:g} GB)" for g in hw.gpus) or "no GPU"
+    out.append(f"- Hardware planned against ({hw.source}): {_md(gpus)}; {hw.ram_gb:g} GB RAM")
+    return [*out, ""]
+
+
+def inputs_section(report: Report) -> list[str]:
+    p = report.provenance
+    if p is None:
+        return []
+    req = p.requirements
+    cat = p.catalog
+    rows = [
+        (
+            "requirements file",
+            f"`{req.path}`, sha256 `{req.sha256}`" if req.sha256 else "not read from a file",
+        ),
+        (
+            "catalog",
+            f"sha256 `{cat.sha256}` over {len(cat.files)} files, {cat.models} models; "
+            f"as of {cat.date or 'unknown'} ({cat.date_basis})",
+        ),
+        ("hardware", f"{p.hardware.summary}; sha256 `{p.hardware.sha256}`"),
+        ("smoke suite", f"version {p.smoke_suite.version}, sha256 `{p.smoke_suite.sha256}`"),
+        ("selector", p.selector_version),
+        ("generated", p.generated_at),
+    ]
+    out = ["## Inputs\n", "| input | exact version |", "|---|---|"]
+    out += [f"| {k} | {_md(v)} |" for k, v in rows]
+    return [*out, ""]
+
+
+def _speed_cell(c: CandidateReport) -> str:
+    s = c.smoke
+    if s.status.value == "passed" and s.decode_tokens_per_s:
+        return f"{s.decode_tokens_per_s:.1f} measured"
+    est = c.fit.estimated_decode_tokens_per_s
+    return f"~{est:.0f} est." if est else "n/a"
+
+
+def _smoke_cell(c: CandidateReport) -> str:
+    s = c.smoke
+    if s.status.value in ("passed", "failed"):
+        return f"{s.status.value} {s.probes_passed}/{s.probes_total}"
+    return s.status.value
+
+
+def shortlist_section(report: Report) -> list[str]:
+    if not report.candidates:
+        return []
+    out = [
+        "## Shortlist\n",
+        "| # | model | params | license | origin | placement | memory | tokens/s | smoke | score |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in report.candidates:
+        out.append(
+            f"| {c.rank} | {c.id} | {c.params_b:g}B | {_md(c.license)} | {c.origin_country} | "
+            f"{c.fit.placement} | {c.fit.memory_gb:.1f} GB | {_speed_cell(c)} | "
+            f"{_smoke_cell(c)} | {c.score:.3f} |"
+        )
+    return [*out, ""]
+
+
+def rationale_section(report: Report) -> list[str]:
+    if not report.candidates:
+        return []
+    return [f"## Why `{report.candidates[0].id}`\n", _md(rationale(report)), ""]
+
+
+def candidates_section(report: Report) -> list[str]:
+    out: list[str] = []
+    for c in report.candidates:
+        out += candidate_lines(report, c)
+    return out
+
+
+def candidate_lines(report: Report, c: CandidateReport) -> list[str]:
+    out = [f"## {c.rank}. {_md(c.name)} (`{c.id}`)\n"]
+    out.append(f"- Organization: {_md(c.organization)} ({c.origin_country}); family `{c.family}`")
+    out.append(
+        f"- Size: {c.params_b:g}B total, {c.active_params_b:g}B active; "
+        f"context {c.context_tokens:,} tokens"
+    )
+    for lines in (
+        license_lines,
+        artifact_lines,
+        hardware_lines,
+        evidence_lines,
+        score_lines,
+        risk_lines,
+    ):
+        out += lines(report, c)
+    out.append("- Sources: " + ", ".join(c.sources))
+    return [*out, ""]
+
+
+def license_lines(report: Report, c: CandidateReport) -> list[str]:
+    lic = c.license_terms
+    verified = {True: "yes", False: "no (read from summaries or a copy)", None: "not recorded"}
+    return [
+        f"- [ ] License review: {_md(lic.name)} ({lic.spdx or 'no SPDX id'}) — {lic.url}",
+        f"  - text version: {_md(lic.version) or 'not recorded'}; clauses verified against the "
+        f"license text: {verified[lic.clauses_verified]}",
+        f"  - commercial use: {'permitted' if lic.commercial_use else 'NOT permitted'}",
+        *(
+            f"  - [ ] {cl['kind']}"
+            + (f" (threshold: {cl['threshold']})" if cl.get("threshold") else "")
+            + f": {_md(cl['detail'])}"
+            for cl in lic.clauses
+        ),
+    ]
+
+
+def artifact_lines(report: Report, c: CandidateReport) -> list[str]:
+    return [f"- [ ] Artifact to deploy ({c.fit.quantization}): {_md(artifact_text(c.artifact))}"]
+
+
+def hardware_lines(report: Report, c: CandidateReport) -> list[str]:
+    hw = report.hardware
+    unified = bool(hw.gpus) and all(g.unified_memory for g in hw.gpus)
+    need = minimum_hardware(c.fit, c.disk_gb, unified=unified, gpus=hw.gpu_count)
+    out = [f"- [ ] Minimum hardware: {_md(need)}"]
+    out.append(f"  - memory basis: {_md(c.fit.basis)}")
+    if c.fit.estimated_decode_tokens_per_s:
+        out.append(
+            f"  - decode estimate ~{c.fit.estimated_decode_tokens_per_s:.0f} tokens/s on the "
+            f"planned hardware: {_md(c.fit.speed_basis)}"
+        )
+    return out
+
+
+def evidence_lines(report: Report, c: CandidateReport) -> list[str]:
+    s = c.smoke
+    if s.status.value == "skipped":
+        return [f"- [ ] Smoke evidence: none — {_md(s.reason)}"]
+    predicted = f" (predicted {c.smoke_prediction.memory_gb:.2f} GB)" if c.smoke_prediction else ""
+    return [
+        f"- [ ] Smoke evidence: {s.status.value}, {s.probes_passed}/{s.probes_total} probes "
+        f"(suite v{s.suite_version or '?'}); decode {s.decode_tokens_per_s:.1f} tokens/s, "
+        f"first token {s.time_to_first_token_ms:.0f} ms, peak {s.peak_rss_gb:.2f} GB{predicted}; "
+        f"tested file sha256 `{s.model_sha256 or 'n/a'}` ({_md(s.backend)})"
+    ]
+
+
+def score_lines(report: Report, c: CandidateReport) -> list[str]:
+    b = c.score_breakdown
+    return ["- Score: " + ", ".join(f"{k} {getattr(b, k):.2f}" for k in TERMS)]
+
+
+def risk_lines(report: Report, c: CandidateReport) -> list[str]:
+    if not c.risks:
+        return []
+    return ["- Open risks:", *(f"  - {_md(r)}" for r in c.risks)]
+
+
+def near_miss_section(report: Report) -> list[str]:
+    if not report.near_misses:
+        return []
+    out = [
+        "## Near misses\n",
+        "Excluded only by an estimate that misses its limit narrowly; a measurement on the "
+        "target hardware could admit them.\n",
+        "| model | excluded by | assumption |",
+        "|---|---|---|",
+    ]
+    for n in report.near_misses:
+        reasons = "; ".join(f"**{r.code.value}**: {_md(r.message)}" for r in n.reasons)
+        out.append(f"| {n.id} | {reasons} | {_md('; '.join(n.assumptions))} |")
+    return [*out, ""]
+
+
+def excluded_section(report: Report) -> list[str]:
+    if not report.excluded:
+        return []
+    out = [
+        "## Why the other models were excluded\n",
+        "| model | params | license | reasons |",
+        "|---|---|---|---|",
+    ]
+    for e in report.excluded:
+        reasons = "; ".join(f"**{r.code.value}**: {_md(r.message)}" for r in e.reasons)
+        out.append(f"| {e.id} | {e.params_b:g}B | {_md(e.license)} | {reasons} |")
+    return [*out, ""]
+
+
+def notes_section(report: Report) -> list[str]:
+    if not (report.notes or report.unmatched_files):
+        return []
+    out = ["## Notes\n"]
+    out += [f"- {_md(n)}" for n in report.notes]
+    out += [f"- unmatched GGUF file {_md(u.path)}: {_md(u.reason)}" for u in report.unmatched_files]
+    return [*out, ""]
+
+
+def approvals_section(report: Report) -> list[str]:
+    out = [
+        "## Approvals\n",
+        "| role | name | signature | date |",
+        "|---|---|---|---|",
+        "| Legal (license terms above) |  |  |  |",
+        "| Security (artifact and supply chain) |  |  |  |",
+        "| Platform owner (hardware and operation) |  |  |  |",
+        "",
+    ]
+    if report.candidates:
+        top = report.candidates[0]
+        out.append(
+            f"Decision: [ ] approve `{top.id}` with the artifact above  "
+            "[ ] approve another shortlisted model: ________  [ ] reject  "
+            "— date: ________"
+        )
+        out.append("")
+        out.append(
+            f"Once approved, pin it: `selector lock REQUIREMENTS.toml {top.id}` writes "
+            "`selector.lock.json`; `selector verify selector.lock.json FILE` checks a deployed "
+            "file against it."
+        )
+    else:
+        out.append("Decision: [ ] relax the requirements  [ ] reject — date: ________")
+    return [*out, ""]
+
+
+SECTIONS: list[Section] = [
+    header_section,
+    policy_section,
+    inputs_section,
+    shortlist_section,
+    rationale_section,
+    candidates_section,
+    near_miss_section,
+    excluded_section,
+    notes_section,
+    approvals_section,
+]

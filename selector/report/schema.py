@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from selector.fit import Fit
 from selector.hardware import HardwareProfile
+from selector.provenance import Provenance
 from selector.smoke.interface import SmokeResult
 from selector.vocab import ReasonCode
 
@@ -38,6 +39,11 @@ class LicenseSummary(_Out):
     commercial_use: bool
     clauses: list[dict[str, str]]
     url: str
+    version: str = Field("", description="the version of the license text the catalog describes")
+    clauses_verified: bool | None = Field(
+        None,
+        description="clauses read from the license text itself; None: the catalog does not say",
+    )
 
 
 class ArtifactReport(_Out):
@@ -96,6 +102,15 @@ class ExcludedReport(_Out):
     smoke: SmokeResult | None = Field(None, description="the evidence when a smoke test ran")
 
 
+class NearMiss(_Out):
+    """A model excluded only by estimated figures (fit, latency): a measurement could admit it."""
+
+    id: str
+    name: str
+    reasons: list[ExclusionReason]
+    assumptions: list[str] = Field(description="the estimates that excluded it, with their basis")
+
+
 class UnmatchedFile(_Out):
     path: str
     reason: str
@@ -111,3 +126,5 @@ class Report(_Out):
     excluded: list[ExcludedReport]
     unmatched_files: list[UnmatchedFile] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    near_misses: list[NearMiss] = Field(default_factory=list)
+    provenance: Provenance | None = Field(None, description="the exact inputs of this run")

@@ -88,7 +88,26 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
         console.print(f"Unmatched GGUF: {f.path}: {f.reason}", markup=False)
     for note in report.notes:
         console.print(f"Note: {note}", markup=False)
+    if report.provenance is not None:
+        console.print(provenance_line(report), markup=False, overflow="ignore", crop=False)
     return buf.getvalue()
+
+
+def provenance_line(report: Report) -> str:
+    """The inputs in one line, digests shortened to 12 hex digits (JSON and Markdown carry them
+    whole)."""
+    p = report.provenance
+    if p is None:
+        return ""
+    req = (
+        f"requirements {p.requirements.sha256[:12]}" if p.requirements.sha256 else "requirements -"
+    )
+    return (
+        f"Provenance: {req}, catalog {p.catalog.sha256[:12]} (as of {p.catalog.date or '?'}), "
+        f"hardware {p.hardware.source} {p.hardware.sha256[:12]}, "
+        f"suite v{p.smoke_suite.version} {p.smoke_suite.sha256[:12]}, "
+        f"selector {p.selector_version}, {p.generated_at}"
+    )
 
 
 def smoke_evidence_lines(candidates: list[CandidateReport]) -> list[str]:
