@@ -31,7 +31,9 @@ MAX_TENSOR_PARALLEL = 8
 # What CUDA reports as a GPU's total memory (torch.cuda.mem_get_info), GiB, where a log shows
 # it; it is less than the nominal size (ECC, reserved firmware memory, the driver).
 CUDA_TOTAL_GIB: dict[str, tuple[float, str]] = {
+    "h100-sxm": (79.22, "https://github.com/vllm-project/vllm/pull/10511"),
     "rtx-3090": (23.58, "https://github.com/vllm-project/vllm/issues/10517"),
+    "rtx-4090": (23.55, "https://github.com/vllm-project/vllm/issues/13061"),
     "rtx-5090": (31.37, "https://github.com/Wan-Video/Wan2.1/issues/465"),
 }
 # nvidia-smi's memory.total exceeds CUDA's total by about this much (3090: 24.00 vs 23.58 GiB;

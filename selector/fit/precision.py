@@ -39,6 +39,7 @@ SERVING_PRECISIONS: dict[str, ServingPrecision] = {
     "BF16": ServingPrecision("BF16", 16.0, "all"),
     "FP16": ServingPrecision("FP16", 16.0, "all"),
     "FP8": ServingPrecision("FP8", 8.0, "linear", vllm_flag="fp8"),
+    "INT8": ServingPrecision("INT8", 8.0, "linear"),
     "AWQ-INT4": ServingPrecision("AWQ-INT4", 4.0 + 20 / 128, "linear"),
     "GPTQ-INT4": ServingPrecision("GPTQ-INT4", 4.0 + 20 / 128, "linear"),
     "MXFP4": ServingPrecision("MXFP4", 4.25, "experts"),
@@ -51,6 +52,8 @@ _SERVING_ALIASES = {
     "F16": "FP16",
     "FP8-DYNAMIC": "FP8",
     "W8A8-FP8": "FP8",
+    "W8A8": "INT8",
+    "W8A8-INT8": "INT8",
     "AWQ": "AWQ-INT4",
     "INT4-AWQ": "AWQ-INT4",
     "W4A16": "GPTQ-INT4",
@@ -189,6 +192,11 @@ SERVING_COSTS: dict[str, QualityCost] = {
         0.0003,
         f"FP8 W8A8 recovers 99.97% of the 16-bit OpenLLM v1 average ({FP8_CARD}); "
         f"'FP8 is lossless across all model scales' (Kurtic et al. 2024, {BF16_OR_DEATH})",
+    ),
+    "INT8": QualityCost(
+        0.02,
+        f"INT8 W8A8 'incurs surprisingly low 1-3% accuracy degradation' (Kurtic et al. 2024, "
+        f"{BF16_OR_DEATH}); 2% taken (the middle)",
     ),
     "AWQ-INT4": QualityCost(
         0.02,

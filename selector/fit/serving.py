@@ -22,19 +22,24 @@ from selector.fit.precision import SERVING_PRECISIONS
 GIB = 2**30
 MIB = 2**20
 
-# vLLM's default KV block: 16 tokens (CacheConfig.block_size); MLA backends (FlashMLA, CUTLASS
-# MLA) force 64 and 128; 64 is taken for MLA.
+# vLLM's default KV block: 16 tokens (CacheConfig.block_size). MLA backends on Hopper and
+# Blackwell (FlashMLA, CUTLASS MLA) force 64 or 128; the Triton MLA backend elsewhere keeps 16,
+# which is taken (the difference is under one block per request).
 BLOCK_SIZE = 16
-MLA_BLOCK_SIZE = 64
+MLA_BLOCK_SIZE = 16
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.9
 
 # The dummy sampler run of the profile (gpu_model_runner.profile_run -> _dummy_sampler_run)
 # holds logits for min(max_num_seqs, max_num_batched_tokens) requests over the whole vocabulary:
 # bf16 logits, their fp32 copy, the top-k/top-p sort (fp32 values + int64 indices), softmax
-# and the exponential noise of sampler.py. 28 bytes per logit: fitted to gpt-oss-120b's two
-# H100 logs in bench/data (7.4 and 7.6 GiB of non-KV reserve with 1024 x 201,088 logits); the
-# tensors counted above sum to 26-30 bytes depending on which coexist at the peak (unsure).
-SAMPLER_BYTES_PER_LOGIT = 28
+# and the exponential noise of sampler.py, 26-30 bytes per logit depending on which coexist at
+# the peak (not read exactly). 32 is taken: gpt-oss-120b's two H100 logs in bench/data imply
+# 33-37 (7.4-7.6 GiB of reserve with 1024 x 201,088 logits), a 4xL4 DeepSeek-V2-Lite log fits
+# with 28-36 (in-sample: bench/vllm_accuracy.py).
+SAMPLER_BYTES_PER_LOGIT = 32
+# V0 (vLLM < 0.10) profiled without the dummy sampler run; its peak exceeds the forward pass by
+# ~0.3 GiB for 256 x 128,256 logits (vllm#10511's H100 log): ~8-10 bytes per logit.
+V0_SAMPLER_BYTES_PER_LOGIT = 8
 # Memory outside torch's allocator that the profile run adds (cuBLAS/attention workspaces;
 # NCCL buffers of the collectives when a replica spans GPUs): MemorySnapshot.non_torch_memory.
 # From the V0/V1 logs in bench/data that print it: 0.25-0.35 GiB on one GPU.
@@ -147,6 +152,20 @@ def weight_bytes(m: ServingModel, precision: str) -> float:
     return quantized * p.bits / 8 + (m.params - quantized) * 2
 
 
+def _round_up(value: float, to: int) -> float:
+    return math.ceil(value / to) * to
+
+
+def mxfp4_padding(m: ServingModel, tp: int) -> float:
+    """Growth of MXFP4 expert tensors from vLLM's padding: the intermediate size per rank to a
+    multiple of 128 and the hidden size to one of 256 (quantization/mxfp4.py,
+    Mxfp4MoEMethod.create_weights; gpt-oss: 2880 -> 2944 and 3072, +9%)."""
+    width = m.expert_width / tp
+    if width <= 0:
+        return 1.0
+    return _round_up(width, 128) / width * _round_up(m.hidden, 256) / m.hidden
+
+
 def weights_per_gpu(m: ServingModel, precision: str, tp: int, pp: int) -> float:
     """The largest rank's share: layers split over PP stages, every tensor over TP.
 
@@ -154,6 +173,9 @@ def weights_per_gpu(m: ServingModel, precision: str, tp: int, pp: int) -> float:
     the embedding and the last the head (each one matrix: a tied head is a second copy).
     """
     total = weight_bytes(m, precision)
+    if SERVING_PRECISIONS[precision].scope == "experts":
+        experts = m.expert_params * SERVING_PRECISIONS[precision].bits / 8
+        total += experts * (mxfp4_padding(m, tp) - 1)
     matrix = m.vocab * m.hidden * 2  # 16-bit, never quantized
     embed = matrix * (1 if m.tied_embeddings else 2)
     body = max(total - embed, 0.0)
@@ -294,24 +316,27 @@ def vllm_reserve(
     max_num_batched_tokens: int,
     max_num_seqs: int,
     cuda_graphs_in_budget: bool = True,
+    v0: bool = False,
 ) -> Reserve:
     """The profile run's torch peak (a max_num_batched_tokens forward pass and a dummy sampler
     run), non-torch memory and, since vLLM 0.21, the CUDA graphs (gpu_worker.py,
     determine_available_memory; utils/mem_utils.py, memory_profiling).
 
-    The forward pass holds, per token, the residual stream and its norm, the QKV projection of
-    this rank's heads and the MLP's gate/up and activation (bf16); a MoE layer the fused-MoE
-    intermediates of its routed experts.
+    The forward pass peaks in the MLP: per token the gate/up output and the activation
+    (3 x the MLP width on this rank) beside two hidden-size tensors, in bf16; a MoE layer holds
+    the fused-MoE intermediates of its routed experts (top-k x (3 x expert width + hidden)).
+    The V0 logs of bench/data that print the peak (an RTX 3090 at 20,000 and 29,000 tokens)
+    grow by 102 KiB per token for Llama 3.1 8B: 2 x (3 x 14,336 + 2 x 4,096) bytes.
     """
     n = max_num_batched_tokens
-    qkv = (m.heads + 2 * m.kv_heads) * m.head_dim / tp
     if m.experts:
         mlp = m.experts_per_token * (3 * m.expert_width / tp + m.hidden)
         mlp = max(mlp, 3 * m.ffn_width / tp)
     else:
         mlp = 3 * m.ffn_width / tp
-    activation = n * 2.0 * (3 * m.hidden + qkv + mlp)
-    sampler = min(max_num_seqs, n) * m.vocab * SAMPLER_BYTES_PER_LOGIT
+    activation = n * 2.0 * (2 * m.hidden + mlp)
+    per_logit = V0_SAMPLER_BYTES_PER_LOGIT if v0 else SAMPLER_BYTES_PER_LOGIT
+    sampler = min(max_num_seqs, n) * m.vocab * per_logit
     non_torch = (NON_TORCH_GIB + (NON_TORCH_MULTI_GPU_GIB if tp * pp > 1 else 0.0)) * GIB
     graphs = CUDA_GRAPH_GIB * GIB if cuda_graphs_in_budget else 0.0
     return Reserve(activation, sampler, non_torch, graphs)
@@ -353,6 +378,7 @@ class ServingSettings:
     max_num_seqs: int | None = None
     cuda_graphs_in_budget: bool = True  # vLLM >= 0.21
     hybrid_kv_manager: bool = True
+    v0_engine: bool = False  # vLLM's V0 engine (< 0.10): no dummy sampler run in the profile
 
 
 @dataclass(frozen=True)
@@ -415,6 +441,7 @@ def estimate_serving(
         max_num_batched_tokens=batched,
         max_num_seqs=seqs,
         cuda_graphs_in_budget=s.cuda_graphs_in_budget,
+        v0=s.v0_engine,
     )
     kv_memory = total * util - weights - reserve.total
     capacity = vllm_kv_capacity(
