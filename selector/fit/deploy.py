@@ -191,27 +191,26 @@ def gpu_pool(hardware: HardwareProfile) -> GPUPool:
 
 
 def layouts(model: ModelEntry, gpus: int, d: Deployment) -> list[tuple[int, int]]:
-    """(tensor_parallel, pipeline_parallel) pairs to try: fewest GPUs first, TP before PP.
+    """(tensor_parallel, pipeline_parallel) pairs to try: every TP size first (fewest GPUs
+    first), pipeline stages only when TP alone cannot hold the model (PP 2 with TP 1, 2, ...).
 
     vLLM needs the attention heads to divide by TP, and the KV heads to divide by it or it by
     them (fewer KV heads than GPUs are replicated).
     """
     heads, kv = model.attention.heads, model.attention.kv_heads
+
+    def divides(t: int) -> bool:
+        return heads % t == 0 and (kv % t == 0 or t % kv == 0)
+
     if d.tensor_parallel:
-        tps = [d.tensor_parallel]
+        tps = [d.tensor_parallel] if divides(d.tensor_parallel) else []
     else:
-        tps = [
-            t
-            for t in (1, 2, 4, 8)
-            if t <= min(gpus, MAX_TENSOR_PARALLEL)
-            and heads % t == 0
-            and (kv % t == 0 or t % kv == 0)
-        ]
+        tps = [t for t in (1, 2, 4, 8) if t <= min(gpus, MAX_TENSOR_PARALLEL) and divides(t)]
     out = []
     for tp in tps:
         pps = [d.pipeline_parallel] if d.pipeline_parallel else range(1, gpus // tp + 1)
         out += [(tp, pp) for pp in pps if tp * pp <= gpus and pp <= model.layers]
-    return sorted(out, key=lambda lay: (lay[0] * lay[1], lay[1]))
+    return sorted(out, key=lambda lay: (lay[1], lay[0]))
 
 
 # ---------------------------------------------------------------- plans
@@ -367,9 +366,14 @@ def _plan_serving(
                 update = {"precision_reason": rule, "disk_gb": round(disk, 2)}
                 return Plan(fit.model_copy(update=update), round(disk, 2))
     if not candidates:
-        return _unplaceable(
-            model, sm, options, d, engine, "no tensor-parallel size divides the heads"
+        heads = model.attention.heads
+        why = (
+            f"tensor_parallel = {d.tensor_parallel} does not divide the {heads} attention heads "
+            f"or fit {pool.count} GPU(s)"
+            if d.tensor_parallel
+            else f"no tensor-parallel size up to {pool.count} GPU(s) divides the {heads} heads"
         )
+        return _unplaceable(model, sm, options, d, engine, why)
     holding = [c for c in candidates if c[0].fits and _holds(c[0], d)]
     fitting = [c for c in candidates if c[0].fits]
     if holding:
