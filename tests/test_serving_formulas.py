@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from selector.fit import serving
+from selector.fit import serving, serving_speed
 from selector.fit.serving import (
     GIB,
     ServingModel,
@@ -240,8 +240,8 @@ def test_sglang_pool_is_static_fraction_minus_memory_after_load() -> None:
 def test_per_session_speed_falls_as_sessions_share_the_bandwidth() -> None:
     m = dense()
     est = estimate_serving(m, 79.22, ServingSettings(max_model_len=32_768))
-    one = serving.decode_estimate(m, est, 3350, 1, 32_768)
-    many = serving.decode_estimate(m, est, 3350, 16, 32_768)
+    one = serving_speed.decode_estimate(m, est, 3350, 1, 32_768)
+    many = serving_speed.decode_estimate(m, est, 3350, 16, 32_768)
     assert many.per_session_tokens_per_s < one.per_session_tokens_per_s
     assert many.aggregate_tokens_per_s > one.aggregate_tokens_per_s
     assert "3350 GB/s" in one.basis and "16 session(s)" in many.basis
@@ -249,7 +249,7 @@ def test_per_session_speed_falls_as_sessions_share_the_bandwidth() -> None:
 
 def test_moe_step_reads_more_experts_as_the_batch_grows() -> None:
     moe = dense(params=30e9, active_params=3e9, experts=128, experts_per_token=8)
-    one = serving.weights_read_per_step(moe, "BF16", 1, 1)
-    many = serving.weights_read_per_step(moe, "BF16", 1, 64)
+    one = serving_speed.weights_read_per_step(moe, "BF16", 1, 1)
+    many = serving_speed.weights_read_per_step(moe, "BF16", 1, 64)
     assert one < many < serving.weight_bytes(moe, "BF16")
-    assert serving.weights_read_per_step(dense(), "BF16", 2, 64) == pytest.approx(8.0e9)
+    assert serving_speed.weights_read_per_step(dense(), "BF16", 2, 64) == pytest.approx(8.0e9)
