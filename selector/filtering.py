@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from selector.catalog import Catalog, License, ModelEntry
-from selector.fit import Fit, disk_size_gb, estimate_fit
+from selector.catalog.schema import Artifact
+from selector.fit import Fit
+from selector.fit.deploy import Deployment, plan_deployment
 from selector.hardware import HardwareProfile
 from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeStatus
@@ -124,14 +126,38 @@ def static_reasons(a: Assessment, req: Requirements, hw: HardwareProfile) -> lis
             )
         )
     elif not a.fit.fits:
+        detail = (
+            f" ({a.fit.notes[-1]})" if a.fit.engine in ("vllm", "sglang") and a.fit.notes else ""
+        )
         out.append(
             Reason(
                 ReasonCode.FIT,
                 f"needs {a.fit.memory_gb:.1f} GB at {a.fit.quantization} with "
-                f"{req.use_case.context_tokens:,} context; {describe_hardware(hw)}",
+                f"{req.use_case.context_tokens:,} context; {describe_hardware(hw)}{detail}",
             )
         )
+    out += concurrency_reasons(a, req)
     return out
+
+
+def concurrency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
+    """The KV cache must hold `concurrent_sessions` sessions of the context at once."""
+    f, sessions = a.fit, req.use_case.concurrent_sessions
+    if not f.fits or f.max_concurrency is None:
+        return []
+    replicas = f.data_parallel or 1
+    held = f.max_concurrency * replicas
+    if held >= sessions:
+        return []
+    where = f" per replica x {replicas} replicas" if replicas > 1 else ""
+    return [
+        Reason(
+            ReasonCode.FIT,
+            f"KV cache holds {f.max_concurrency:.2f} sessions of "
+            f"{req.use_case.context_tokens:,} tokens{where} at {f.quantization} "
+            f"({f.engine}, TP {f.tensor_parallel}) < concurrent_sessions = {sessions}",
+        )
+    ]
 
 
 def latency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
@@ -190,10 +216,10 @@ def smoke_reasons(a: Assessment) -> list[Reason]:
 def assess_catalog(req: Requirements, catalog: Catalog, hw: HardwareProfile) -> list[Assessment]:
     """Fit every catalog model and attach every static reason; measurement comes later."""
     out = []
-    quant, ctx = req.size.quantization, req.use_case.context_tokens
+    deployment = Deployment.from_requirements(req)
     for model in sorted(catalog.models.values(), key=lambda m: m.id):
-        fit = estimate_fit(model, hw, quantization=quant, context_tokens=ctx)
-        a = Assessment(model, catalog.licenses[model.license], fit, disk_size_gb(model, quant))
+        plan = plan_deployment(model, hw, deployment, catalog.artifacts_for(model.id))
+        a = Assessment(model, catalog.licenses[model.license], plan.fit, plan.disk_gb)
         a.reasons = static_reasons(a, req, hw)
         out.append(a)
     return out
@@ -205,12 +231,16 @@ def finish_assessment(a: Assessment, req: Requirements) -> None:
 
 
 def refresh_estimates(
-    assessments: list[Assessment], req: Requirements, hw: HardwareProfile
+    assessments: list[Assessment],
+    req: Requirements,
+    hw: HardwareProfile,
+    artifacts: dict[str, list[Artifact]] | None = None,
 ) -> None:
     """Recompute speed estimates after a smoke test calibrated this machine's efficiency.
 
     Memory does not depend on the calibration, so the static reasons stand.
     """
-    quant, ctx = req.size.quantization, req.use_case.context_tokens
+    artifacts = artifacts or {}
+    deployment = Deployment.from_requirements(req)
     for a in assessments:
-        a.fit = estimate_fit(a.model, hw, quantization=quant, context_tokens=ctx)
+        a.fit = plan_deployment(a.model, hw, deployment, artifacts.get(a.model.id, [])).fit

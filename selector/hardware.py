@@ -31,6 +31,10 @@ class GPUSlot(BaseModel):
     free_vram_gb: float | None = None
     catalog_id: str | None = None
     unified_memory: bool = False
+    vendor: str | None = Field(None, description="NVIDIA, AMD or Apple, when known")
+    segment: str | None = Field(
+        None, description="the catalog's segment: datacenter, workstation, consumer or apple"
+    )
 
 
 class HardwareProfile(BaseModel):
@@ -119,13 +123,30 @@ def parse_nvidia_smi(csv_text: str) -> list[GPUSlot]:
     return list(slots.values())
 
 
+def detect_gpus() -> tuple[list[GPUSlot], list[str]]:
+    """GPUs from nvidia-smi, else amd-smi / rocm-smi, else Apple silicon; and why none were read."""
+    from selector.hardware_vendors import detect_amd_gpus, detect_apple_silicon
+
+    gpus, why_nvidia = detect_nvidia_gpus()
+    for slot in gpus:
+        slot.vendor = "NVIDIA"
+    if gpus:
+        return gpus, []
+    gpus, why_amd = detect_amd_gpus()
+    if gpus:
+        return gpus, []
+    apple, why_apple = detect_apple_silicon()
+    if apple is not None:
+        return [apple], []
+    return [], [f"no GPU found ({'; '.join(w for w in (why_nvidia, why_amd, why_apple) if w)})"]
+
+
 def detect_hardware() -> HardwareProfile:
-    """This machine as psutil and nvidia-smi see it; GPUs enriched from the catalog later."""
+    """This machine as psutil and nvidia-smi / amd-smi / sysctl see it; GPUs enriched later."""
     import psutil
 
     mem = psutil.virtual_memory()
-    gpus, why_none = detect_nvidia_gpus()
-    notes = [] if gpus else [f"no GPU found ({why_none})"]
+    gpus, notes = detect_gpus()
     return HardwareProfile(
         source="detected",
         ram_gb=round(mem.total / GIB, 1),
@@ -168,6 +189,8 @@ def resolve_hardware(spec: HardwareSpec, catalog: Catalog) -> HardwareProfile:
                 fp16_tflops=gpu.fp16_tflops if gpu else None,
                 catalog_id=gpu.id if gpu else None,
                 unified_memory=gpu.unified_memory if gpu else False,
+                vendor=gpu.vendor if gpu else None,
+                segment=gpu.segment if gpu else None,
             )
         )
         if gpu is None:
@@ -179,6 +202,7 @@ def resolve_hardware(spec: HardwareSpec, catalog: Catalog) -> HardwareProfile:
     return HardwareProfile(
         source="declared",
         ram_gb=spec.ram_gb or 0.0,
+        cpu_cores=spec.cpu_cores,
         ram_bandwidth_gb_s=spec.ram_bandwidth_gb_s,
         gpus=slots,
         notes=notes,
@@ -208,11 +232,17 @@ def variant_note(name: str, gpu: GPU, catalog: Catalog) -> str | None:
 def enrich_detected(profile: HardwareProfile, catalog: Catalog) -> HardwareProfile:
     """Add bandwidth and throughput to detected GPUs whose name the catalog knows."""
     for slot in profile.gpus:
-        gpu = catalog.find_gpu(slot.model) or catalog.find_gpu(slot.model.replace("NVIDIA", ""))
+        gpu = (
+            catalog.find_gpu(slot.model)
+            or catalog.find_gpu(slot.model.replace("NVIDIA", ""))
+            or catalog.find_gpu(slot.model.replace("AMD", ""))
+        )
         if gpu is not None:
             slot.bandwidth_gb_s = gpu.bandwidth_gb_s
             slot.fp16_tflops = gpu.fp16_tflops
             slot.catalog_id = gpu.id
+            slot.vendor = slot.vendor or gpu.vendor
+            slot.segment = gpu.segment
         else:
             profile.notes.append(f"GPU {slot.model!r} is not in the catalog: no bandwidth figure")
     return profile

@@ -100,7 +100,8 @@ def _smoke_stage(
         more, calibrated = after_smoke(jobs, results, [by_id[j.model_id] for j in jobs], req, hw)
         notes += more
         if calibrated and hw.source == "detected":
-            refresh_estimates(assessments, req, hw)
+            artifacts = {a.model.id: catalog.artifacts_for(a.model.id) for a in assessments}
+            refresh_estimates(assessments, req, hw, artifacts)
     return notes
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from selector.catalog import License, ModelEntry
 from selector.catalog.schema import Benchmark
 from selector.filtering import Assessment
+from selector.fit import Fit
 from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeStatus
 from selector.vocab import Capability, Clause, Runtime
@@ -143,6 +144,22 @@ def quality(model: ModelEntry, needs: tuple[Capability, ...] | list[Capability] 
     return Term(value, "; ".join(why), quality_source(read))
 
 
+def apply_quantization_cost(term: Term, fit: Fit) -> Term:
+    """The quality term less what the chosen precision costs (selector/fit/precision.py).
+
+    Published benchmark scores are the 16-bit model's; a Q3_K_M or INT4 deployment is not that
+    model. The cost is a relative loss from published measurements (llama.cpp's KL-divergence
+    scoreboard for GGUF presets, vendor and paper FP8/INT4 evaluations), shown in the why.
+    """
+    cost = fit.quality_cost
+    if not cost:
+        return term
+    precision = fit.precision or fit.quantization
+    return Term(
+        term.value * (1 - cost), f"{term.why}; x {1 - cost:.3f} for {precision}", term.source
+    )
+
+
 def license_term(lic: License) -> Term:
     penalty = sum(CLAUSE_PENALTY.get(c.kind, 0.0) for c in lic.clauses)
     if not lic.commercial_use:
@@ -186,7 +203,7 @@ class Score:
 def score(a: Assessment, req: Requirements) -> Score:
     weights = req.ranking.weights.model_dump()
     terms = {
-        "quality": quality(a.model, req.use_case.needs),
+        "quality": apply_quantization_cost(quality(a.model, req.use_case.needs), a.fit),
         "size_preference": size_preference(
             a.model.params_b, req.size.target_params_b, req.ranking.size_width
         ),

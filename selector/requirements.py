@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -12,7 +12,8 @@ from selector.tomlio import describe_validation_error, did_you_mean, locate, rea
 from selector.vocab import ISO_COUNTRIES, Capability, Clause
 
 DEFAULT_CONTEXT_TOKENS = 8192
-DEFAULT_QUANTIZATION = "Q4_K_M"
+DEFAULT_QUANTIZATION = "auto"
+DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_TARGET_PARAMS_B = 30.0
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -28,6 +29,9 @@ class UseCase(_Section):
     needs: list[Capability] = Field(default_factory=list, description="capabilities required")
     context_tokens: PositiveInt = Field(
         DEFAULT_CONTEXT_TOKENS, description="context the deployment must hold (fit is sized for it)"
+    )
+    concurrent_sessions: PositiveInt = Field(
+        1, description="sessions served at once, each holding context_tokens (the load)"
     )
 
 
@@ -98,12 +102,16 @@ class HardwareSpec(_Section):
     allow_offload: bool = Field(
         False, description="accept models that fit only by offloading layers to CPU RAM"
     )
+    cpu_cores: PositiveInt | None = Field(
+        None, description="physical CPU cores for CPU estimates (default: 4, or this machine's)"
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> HardwareSpec:
-        if self.detect and (self.gpus or self.ram_gb or self.cpu_only):
+        if self.detect and (self.gpus or self.ram_gb or self.cpu_only or self.cpu_cores):
             raise ValueError(
-                "`detect = true` cannot be combined with declared gpus, ram_gb or cpu_only"
+                "`detect = true` cannot be combined with declared gpus, ram_gb, cpu_cores "
+                "or cpu_only"
             )
         if self.cpu_only and self.gpus:
             raise ValueError("`cpu_only = true` cannot be combined with gpus")
@@ -119,12 +127,19 @@ class HardwareSpec(_Section):
 class LatencyTargets(_Section):
     min_decode_tokens_per_s: PositiveFloat | None = None
     max_time_to_first_token_ms: PositiveFloat | None = None
+    prompt_tokens: PositiveInt = Field(
+        DEFAULT_PROMPT_TOKENS, description="prompt length the time-to-first-token check assumes"
+    )
 
 
 class SizeBudget(_Section):
     max_params_b: PositiveFloat | None = Field(None, description="total parameters, billions")
     max_disk_gb: PositiveFloat | None = None
-    quantization: str = Field(DEFAULT_QUANTIZATION, description="quant assumed for fit and disk")
+    quantization: str = Field(
+        DEFAULT_QUANTIZATION,
+        description="auto (best that fits, per model), a GGUF preset (Q4_K_M) or a serving "
+        "precision (BF16, FP8, AWQ-INT4, GPTQ-INT4, MXFP4, NVFP4)",
+    )
     target_params_b: PositiveFloat = Field(
         DEFAULT_TARGET_PARAMS_B, description="centre of the size preference"
     )
@@ -132,9 +147,38 @@ class SizeBudget(_Section):
     @field_validator("quantization")
     @classmethod
     def _known_quant(cls, value: str) -> str:
-        from selector.fit.quant import normalize_quant
+        from selector.fit.precision import normalize_quantization
 
-        return normalize_quant(value)
+        return normalize_quantization(value)
+
+
+Engine = Literal["auto", "llama.cpp", "vllm", "sglang"]
+
+
+class DeploymentSpec(_Section):
+    """How the model is served; every default is chosen per candidate and reported in its fit."""
+
+    engine: Engine = Field(
+        "auto",
+        description="auto: vLLM on data-center/workstation GPUs, llama.cpp on CPU, Apple and a "
+        "single consumer GPU",
+    )
+    tensor_parallel: PositiveInt | None = Field(
+        None, description="GPUs one replica spans (default: the fewest that hold the load)"
+    )
+    pipeline_parallel: PositiveInt | None = Field(
+        None, description="pipeline stages (default: 1 unless tensor parallelism cannot hold it)"
+    )
+    gpu_memory_utilization: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="vLLM --gpu-memory-utilization / SGLang --mem-fraction-static (default: "
+        "vLLM 0.9, SGLang's own by GPU size)",
+    )
+    kv_cache_dtype: Literal["auto", "fp8"] = Field(
+        "auto", description="KV cache precision: auto (the model's dtype) or fp8"
+    )
 
 
 class EndpointSpec(_Section):
@@ -189,8 +233,29 @@ class Requirements(_Section):
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)
     latency: LatencyTargets = Field(default_factory=LatencyTargets)
     size: SizeBudget = Field(default_factory=SizeBudget)
+    deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
     smoke: SmokeOptions = Field(default_factory=SmokeOptions)
     ranking: RankingOptions = Field(default_factory=RankingOptions)
+
+    @model_validator(mode="after")
+    def _engine_takes_the_quantization(self) -> Requirements:
+        from selector.fit.precision import quantization_family
+
+        quant, engine = self.size.quantization, self.deployment.engine
+        if quant == "auto" or engine == "auto":
+            return self
+        family = quantization_family(quant)
+        if family == "gguf" and engine in ("vllm", "sglang"):
+            raise ValueError(
+                f"size.quantization = {quant!r} is a GGUF preset, but deployment.engine = "
+                f"{engine!r} serves safetensors checkpoints (BF16, FP8, AWQ-INT4, ...)"
+            )
+        if family == "serving" and engine == "llama.cpp":
+            raise ValueError(
+                f"size.quantization = {quant!r} is a serving precision, but deployment.engine = "
+                "'llama.cpp' loads GGUF presets (Q8_0, Q4_K_M, ...)"
+            )
+        return self
 
 
 def parse_requirements(data: dict[str, Any], path: Path, text: str = "") -> Requirements:

@@ -80,7 +80,8 @@ def test_policy_is_the_requirements_as_understood(report: Report) -> None:
     assert "capabilities needed: tool-calling; context of at least 32,768 tokens" in policy
     assert "commercial use must be permitted" in policy
     assert "decode at least 60 tokens/s" in policy
-    assert "quantization Q4_K_M" in policy  # a default, filled in
+    assert "quantization chosen per model" in policy  # the default, auto, in words
+    assert "engine chosen per hardware" in policy and "1 concurrent session at" in policy
     assert "1x L40S (48 GB)" in policy
 
 
@@ -123,7 +124,7 @@ def test_near_misses_are_narrow_estimate_only_exclusions_with_their_assumption(
     report: Report,
 ) -> None:
     ids = {n.id for n in report.near_misses}
-    assert "llama-3.1-8b" in ids  # estimated 49.8 tokens/s against 60: within 25%
+    assert "llama-3.1-8b" in ids  # estimated ~50 tokens/s against 60: within 25%
     excluded = {e.id: e for e in report.excluded}
     assert "qwen3.6-27b" in excluded and "qwen3.6-27b" not in ids  # ~25 tokens/s: far off
     assert "deepseek-r1-0528" not in ids  # 385 GB against 48 GB is no near miss
@@ -133,7 +134,10 @@ def test_near_misses_are_narrow_estimate_only_exclusions_with_their_assumption(
     md = format_markdown(report)
     section = md[md.index("## Near misses") : md.index("## Why the other models")]
     llama = next(line for line in section.splitlines() if line.startswith("| llama-3.1-8b"))
-    assert "decode estimate ~49.8 tokens/s: estimate:" in llama
+    miss = next(n for n in report.near_misses if n.id == "llama-3.1-8b")
+    speed = next(e for e in report.excluded if e.id == "llama-3.1-8b").reasons[0].message
+    assert speed.startswith("estimated decode ") and speed.split()[2] in llama
+    assert miss.assumptions[0].replace("|", "\\|") in llama
 
 
 def test_license_text_version_and_whether_clauses_were_verified(report: Report) -> None:

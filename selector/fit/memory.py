@@ -188,8 +188,11 @@ def compressed_kv_layers(model: ModelEntry) -> list[LayerKV]:
 
 
 def kv_cells(layer: LayerKV, shape: ModelShape, n_ctx: int, rt: RuntimeSettings) -> int:
-    """KV cells of one layer: n_ctx padded to 256; sliding layers capped unless swa_full."""
-    cells = pad(n_ctx, KV_PAD)
+    """KV cells of one layer for all n_seq sequences of n_ctx each (one unified cache).
+
+    n_ctx x n_seq padded to 256; sliding layers capped unless swa_full.
+    """
+    cells = pad(n_ctx, KV_PAD) * max(rt.n_seq, 1)
     if layer.sliding and shape.sliding_window and not rt.swa_full:
         # llama-kv-cache-iswa.cpp: size_swa = PAD(min(size_base, n_swa*n_seq + n_ubatch), 256)
         cells = pad(min(cells, shape.sliding_window * rt.n_seq + rt.n_ubatch), KV_PAD)
@@ -211,7 +214,7 @@ def kv_cache_bytes(shape: ModelShape, n_ctx: int, rt: RuntimeSettings) -> float:
     v_max = max((lay.v_width for lay in shape.kv_layers), default=0)
     total = 0.0
     for lay in shape.kv_layers:
-        cells = kv_cells(lay, shape, n_ctx, rt) * rt.n_seq
+        cells = kv_cells(lay, shape, n_ctx, rt)
         v_width = lay.v_width if (rt.flash_attn or lay.v_width == 0) else v_max
         total += cells * (lay.k_width * k_bytes + v_width * v_bytes)
     return total + shape.recurrent_state_bytes * rt.n_seq

@@ -137,7 +137,9 @@ def policy_lines(req: dict[str, Any]) -> list[str]:
             for x in (
                 f"at most {size['max_params_b']:g}B parameters" if size.get("max_params_b") else "",
                 f"at most {size['max_disk_gb']:g} GB on disk" if size.get("max_disk_gb") else "",
-                f"quantization {size.get('quantization', '?')}",
+                "quantization chosen per model (the best that fits and meets the targets)"
+                if size.get("quantization") == "auto"
+                else f"quantization {size.get('quantization', '?')}",
                 f"size preference centred on {size.get('target_params_b', 30):g}B",
             )
             if x
@@ -161,12 +163,28 @@ def policy_lines(req: dict[str, Any]) -> list[str]:
         "Hardware: "
         + ("detected on this machine" if not _declared(hw) else "as declared")
         + ("; offloading layers to CPU RAM accepted" if hw.get("allow_offload") else ""),
+        "Serving: " + _serving_policy(req.get("deployment", {}), use.get("concurrent_sessions", 1)),
         "Smoke tests: " + ("enabled" if smoke.get("enabled", True) else "disabled"),
     ]
     weights = req.get("ranking", {}).get("weights")
     if weights:
         lines.append("Ranking weights: " + ", ".join(f"{k} {v:g}" for k, v in weights.items()))
     return lines
+
+
+def _serving_policy(dep: dict[str, Any], sessions: int) -> str:
+    engine = dep.get("engine", "auto")
+    parts = [
+        "engine chosen per hardware (vLLM on data-center GPUs, llama.cpp elsewhere)"
+        if engine == "auto"
+        else f"engine {engine}",
+        f"{sessions} concurrent session{'s' if sessions != 1 else ''} at the full context",
+    ]
+    if dep.get("tensor_parallel"):
+        parts.append(f"tensor parallel {dep['tensor_parallel']}")
+    if dep.get("gpu_memory_utilization"):
+        parts.append(f"gpu_memory_utilization {dep['gpu_memory_utilization']:g}")
+    return "; ".join(parts)
 
 
 def _declared(hw: dict[str, Any]) -> bool:

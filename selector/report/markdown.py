@@ -26,6 +26,62 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def launch_command(c: CandidateReport) -> str | None:
+    """The command that starts the chosen engine with the fit's layout (docs/fit.md)."""
+    f = c.fit
+    if f.engine in ("vllm", "sglang") and f.checkpoint:
+        tp, pp, dp = f.tensor_parallel or 1, f.pipeline_parallel or 1, f.data_parallel or 1
+        util = f.gpu_memory_utilization
+        if f.engine == "sglang":
+            parts = ["python -m sglang.launch_server", f"--model-path {f.checkpoint}"]
+            parts += [f"--tp {tp}", f"--context-length {f.context_tokens}"]
+            parts += [f"--pp-size {pp}"] if pp > 1 else []
+            parts += [f"--dp {dp}"] if dp > 1 else []
+            parts += [f"--mem-fraction-static {util:g}"] if util else []
+        else:
+            parts = [f"vllm serve {f.checkpoint}", f"--tensor-parallel-size {tp}"]
+            parts += [f"--pipeline-parallel-size {pp}"] if pp > 1 else []
+            parts += [f"--data-parallel-size {dp}"] if dp > 1 else []
+            parts += [f"--max-model-len {f.context_tokens}"]
+            parts += [f"--gpu-memory-utilization {util:g}"] if util else []
+            parts += [f"--quantization {f.online_quantization}"] if f.online_quantization else []
+        if f.kv_cache_dtype and f.kv_cache_dtype not in ("auto", "f16"):
+            parts.append(f"--kv-cache-dtype {f.kv_cache_dtype}")
+        return " ".join(parts)
+    if f.engine == "llama.cpp":
+        art = c.artifact
+        model_file = (art.local_path or art.file) if art else None
+        model_file = model_file or f"<{c.id} {f.quantization} GGUF>"
+        sessions = f.concurrent_sessions or 1
+        parts = [f"llama-server -m {model_file}", f"-c {f.context_tokens * sessions}"]
+        parts += [f"-np {sessions}"] if sessions > 1 else []
+        if f.placement in ("gpu", "split"):
+            parts.append(f"-ngl {f.gpu_layers}")
+        return " ".join(parts)
+    return None
+
+
+def serving_lines(report: Report, c: CandidateReport) -> list[str]:
+    """Engine, precision, layout, KV capacity and the launch command of one candidate."""
+    f = c.fit
+    if not f.engine:
+        return []
+    lines = [f"  - engine: {f.engine} ({_md(f.engine_reason)})"]
+    if f.precision:
+        cost = f" (quality cost {f.quality_cost:.2%})" if f.quality_cost else ""
+        lines.append(f"  - precision: {f.precision}{cost}: {_md(f.precision_reason)}")
+    if f.tensor_parallel:
+        lines.append(
+            f"  - layout: TP {f.tensor_parallel} x PP {f.pipeline_parallel or 1}, "
+            f"{f.data_parallel or 1} replica(s); KV cache {f.kv_capacity_tokens or 0:,} tokens "
+            f"per replica, {f.max_concurrency or 0:g} sessions of {f.context_tokens:,} tokens"
+        )
+    command = launch_command(c)
+    if command:
+        lines.append(f"- [ ] Launch: `{command}`")
+    return lines
+
+
 def format_markdown(report: Report) -> str:
     """The decision record: summary, policy, inputs, shortlist, rationale, one section per
     candidate, near-misses, exclusions, notes, approvals."""
@@ -144,6 +200,7 @@ def candidate_lines(report: Report, c: CandidateReport) -> list[str]:
         license_lines,
         artifact_lines,
         hardware_lines,
+        serving_lines,
         evidence_lines,
         score_lines,
         risk_lines,

@@ -14,6 +14,17 @@ def _speed(c: CandidateReport) -> str:
     return f"~{est:.0f} est." if est else "n/a"
 
 
+def _fit_cell(c: CandidateReport) -> str:
+    f = c.fit
+    if f.engine in ("vllm", "sglang"):
+        layout = f"TP{f.tensor_parallel}" + (
+            f"xPP{f.pipeline_parallel}" if (f.pipeline_parallel or 1) > 1 else ""
+        )
+        conc = f" {f.max_concurrency:g}x" if f.max_concurrency is not None else ""
+        return f"{f.engine} {f.quantization} {layout}{conc}"
+    return f"{f.placement} {f.quantization}"
+
+
 def _smoke_cell(c: CandidateReport) -> str:
     s = c.smoke
     if s.status.value in ("passed", "failed"):
@@ -61,7 +72,7 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
             params,
             c.license_terms.id,
             c.origin_country,
-            f"{c.fit.placement} {c.fit.quantization}",
+            _fit_cell(c),
             f"{c.fit.memory_gb:.1f} GB",
             _speed(c),
             _smoke_cell(c),
