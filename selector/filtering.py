@@ -188,12 +188,18 @@ def smoke_reasons(a: Assessment) -> list[Reason]:
 
 
 def assess_catalog(req: Requirements, catalog: Catalog, hw: HardwareProfile) -> list[Assessment]:
-    """Fit every catalog model and attach every static reason; measurement comes later."""
+    """Fit every catalog model and attach every static reason; measurement comes later.
+
+    Disk size is the pinned artifact's when the catalog knows it, else the estimate.
+    """
+    from selector.weights.artifacts import artifact_disk_gb
+
     out = []
     quant, ctx = req.size.quantization, req.use_case.context_tokens
     for model in sorted(catalog.models.values(), key=lambda m: m.id):
         fit = estimate_fit(model, hw, quantization=quant, context_tokens=ctx)
-        a = Assessment(model, catalog.licenses[model.license], fit, disk_size_gb(model, quant))
+        disk = artifact_disk_gb(catalog, model.id, quant) or disk_size_gb(model, quant)
+        a = Assessment(model, catalog.licenses[model.license], fit, disk)
         a.reasons = static_reasons(a, req, hw)
         out.append(a)
     return out

@@ -28,6 +28,7 @@ from selector.report.schema import (
 )
 from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
+from selector.weights.model import LocalWeights
 
 
 @dataclass
@@ -41,6 +42,12 @@ class SmokePlan:
     on_start: Callable[[str, str], None] | None = None
     on_done: Callable[[str, SmokeResult], None] | None = None
     unmatched: list[UnmatchedFile] = field(default_factory=list)
+    # weights (docs/weights.md): look in the tool caches too; what --fetch-top fetched or could
+    # not; out: the local file each candidate was tested with
+    discover: bool = True
+    fetched: dict[str, LocalWeights] = field(default_factory=dict)
+    fetch_failures: dict[str, str] = field(default_factory=dict)
+    local_weights: dict[str, LocalWeights] = field(default_factory=dict)
 
 
 def _smoke_stage(
@@ -61,9 +68,20 @@ def _smoke_stage(
         return notes
 
     # imported here: keeps --no-smoke runs light
-    from selector.smoke.jobs import after_smoke, build_jobs
+    from selector.smoke.jobs import after_smoke, build_jobs, local_weights_for
     from selector.smoke.runner import run_many
 
+    local = local_weights_for(
+        [a.model for a in survivors],
+        req,
+        catalog,
+        models_dir=plan.models_dir,
+        include_demo=plan.include_demo,
+        discover=plan.discover,
+        fetched=plan.fetched,
+    )
+    plan.local_weights.update(local.chosen)
+    notes += local.notes
     jobs, skipped, unmatched = build_jobs(
         [a.model for a in survivors],
         req,
@@ -71,6 +89,8 @@ def _smoke_stage(
         hw,
         models_dir=plan.models_dir,
         include_demo=plan.include_demo,
+        local=local,
+        fetch_failures=plan.fetch_failures,
     )
     plan.unmatched.extend(UnmatchedFile(path=str(p), reason=r) for p, r in unmatched)
     by_id = {a.model.id: a for a in survivors}
@@ -182,6 +202,7 @@ def recommend(
     candidates = [
         _candidate(a, i, s.total, s.terms, req, hw) for i, (a, s) in enumerate(ranked, start=1)
     ]
+    _attach_artifacts(candidates, catalog, req, plan)
     excluded = [
         ExcludedReport(
             id=a.model.id,
@@ -206,6 +227,17 @@ def recommend(
         unmatched_files=plan.unmatched,
         notes=notes,
     )
+
+
+def _attach_artifacts(
+    candidates: list[CandidateReport], catalog: Catalog, req: Requirements, plan: SmokePlan
+) -> None:
+    """Each candidate's `artifact`: the file tested here, else the pinned one (SPEC §7)."""
+    from selector.weights.artifacts import artifact_report
+
+    for c in candidates:
+        local = plan.local_weights.get(c.id)
+        c.artifact = artifact_report(catalog, c.id, req.size.quantization, local)
 
 
 def exit_code(report: Report) -> int:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from selector.report.schema import Report
+from selector.report.schema import ArtifactReport, Report
 
 
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _artifact_line(a: ArtifactReport) -> str:
+    """The exact file: repository, revision, name, sha256, size, verified here or not."""
+    where = f"`{a.repo}/{a.file}`" if a.repo else f"`{a.file}`"
+    rev = f"revision `{a.revision}`" if a.revision else "no pinned revision"
+    sha = f"sha256 `{a.sha256}`" if a.sha256 else "no sha256 to check it against"
+    size = f", {a.size_bytes:,} bytes" if a.size_bytes else ""
+    here = "verified here" if a.verified else ("not verified" if a.local_path else "not held here")
+    return _md_escape(f"{where}, {rev}, {sha}{size} ({here})")
 
 
 def format_markdown(report: Report) -> str:
@@ -50,6 +60,8 @@ def format_markdown(report: Report) -> str:
             f"- [ ] Hardware to buy or reserve: {gpus_line}; placement **{f.placement}**, "
             f"{f.memory_gb:.1f} GB at {f.quantization} ({f.basis}); disk {c.disk_gb:.1f} GB"
         )
+        if c.artifact is not None and c.artifact.file:
+            out.append(f"- [ ] File to deploy: {_artifact_line(c.artifact)}")
         if f.estimated_decode_tokens_per_s:
             out.append(
                 f"  - decode estimate ~{f.estimated_decode_tokens_per_s:.0f} tokens/s: "
