@@ -120,31 +120,36 @@ def _remove_download(path: Path) -> None:
 
 
 def _hub_error(exc: Exception, art: Artifact, f: ArtifactFile, settings: HubSettings) -> FetchError:
-    """One line for what huggingface_hub raised."""
+    """One line for what huggingface_hub raised (its error classes, looked up by name: they
+    moved between releases)."""
     from huggingface_hub import errors
 
+    def kind(*names: str) -> bool:
+        classes = tuple(c for n in names if isinstance(c := getattr(errors, n, None), type))
+        return bool(classes) and isinstance(exc, classes)
+
     where = f"{art.repo}/{f.name}@{art.revision or 'main'}"
-    if settings.offline and isinstance(
-        exc, (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled)
-    ):
+    if settings.offline and kind("LocalEntryNotFoundError", "OfflineModeIsEnabled"):
         return FetchError(
             f"{where}: not in the Hugging Face cache {settings.cache_dir} and HF_HUB_OFFLINE is "
             "set; unset it, or point HF_ENDPOINT at a mirror you can reach"
         )
-    if isinstance(exc, errors.GatedRepoError):
+    if kind("GatedRepoError"):
         return FetchError(
             f"{where}: gated repository: accept its terms on the Hub and set HF_TOKEN"
         )
-    if isinstance(exc, errors.RepositoryNotFoundError):
+    if kind("RepositoryNotFoundError"):
         return FetchError(f"{where}: repository not found at {settings.where}")
-    if isinstance(exc, errors.RevisionNotFoundError):
+    if kind("RevisionNotFoundError"):
         return FetchError(f"{where}: revision not found at {settings.where}")
-    if isinstance(exc, errors.RemoteEntryNotFoundError):
+    if kind("RemoteEntryNotFoundError") or (
+        kind("EntryNotFoundError") and not kind("LocalEntryNotFoundError")
+    ):
         return FetchError(f"{where}: file not found in the repository at {settings.where}")
-    if isinstance(exc, errors.LocalEntryNotFoundError):
+    if kind("LocalEntryNotFoundError"):
         return FetchError(f"{where}: cannot reach {settings.where} and the file is not cached")
-    if isinstance(exc, errors.HfHubHTTPError):
-        status = getattr(exc.response, "status_code", "?")
+    if kind("HfHubHTTPError"):
+        status = getattr(getattr(exc, "response", None), "status_code", "?")
         return FetchError(f"{where}: HTTP {status} from {settings.where}")
     text = " ".join(str(exc).split())[:300]
     return FetchError(f"{where}: download failed: {type(exc).__name__}: {text}")
