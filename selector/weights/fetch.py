@@ -81,10 +81,18 @@ class FetchResult:
 
 
 def cached_path(art: Artifact, f: ArtifactFile, settings: HubSettings) -> Path | None:
-    """The snapshot path of `f` when it is already in the cache at the pinned revision."""
-    if art.revision is None:
+    """The snapshot path of `f` when it is already in the cache: at the pinned revision, or at
+    the commit `refs/main` names for an unpinned artifact."""
+    repo_dir = settings.cache_dir / repo_folder(art.repo)
+    revision = art.revision
+    if revision is None:
+        try:
+            revision = (repo_dir / "refs" / "main").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+    if not revision or "/" in revision or revision.startswith("."):
         return None
-    path = settings.cache_dir / repo_folder(art.repo) / "snapshots" / art.revision / f.name
+    path = repo_dir / "snapshots" / revision / f.name
     return path if path.exists() else None
 
 
