@@ -14,7 +14,7 @@ from pathlib import Path
 from selector.catalog import Catalog
 from selector.errors import InputError
 from selector.gguf_header import GGUFFormatError
-from selector.weights.identify import GGUFInfo, guess_tuning, match_entry, read_gguf_metadata
+from selector.weights.gguf_meta import GGUFInfo, guess_tuning, match_entry, read_gguf_metadata
 
 __all__ = [
     "DEMO_MODEL_ID",
