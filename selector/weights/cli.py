@@ -58,6 +58,7 @@ def models_command(
     --models-dir), matched to catalog variants, with their hash verified / unknown / mismatch."""
     from selector.catalog import load_catalog
     from selector.weights.discover import find_weights
+    from selector.weights.model import Candidate
     from selector.weights.views import models_json, models_table
 
     dirs = list(models_dir or [])
@@ -65,13 +66,17 @@ def models_command(
         if not d.expanduser().is_dir():
             raise InputError(f"--models-dir {d}: not a directory")
     cat = load_catalog(catalog or [])
-    console = _err()
-    with console.status("looking for GGUF weights", spinner="dots") as status:
+    if not sys.stderr.isatty():  # no spinner to draw: do not pay for importing rich
+        inv = find_weights(cat, models_dirs=dirs, hashing=not no_hash)
+    else:
+        from rich.markup import escape
 
-        def on_file(cand: object) -> None:
-            status.update(f"identifying {getattr(cand, 'path', '')}")
+        with _err().status("looking for GGUF weights", spinner="dots") as status:
 
-        inv = find_weights(cat, models_dirs=dirs, hashing=not no_hash, on_file=on_file)
+            def on_file(cand: Candidate) -> None:
+                status.update(f"identifying {escape(str(cand.path))}")
+
+            inv = find_weights(cat, models_dirs=dirs, hashing=not no_hash, on_file=on_file)
     if fmt is ModelsFormat.JSON:
         sys.stdout.write(models_json(inv))
     else:
