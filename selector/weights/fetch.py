@@ -128,8 +128,8 @@ def _remove_download(path: Path) -> None:
 
 
 def _hub_error(exc: Exception, art: Artifact, f: ArtifactFile, settings: HubSettings) -> FetchError:
-    """One line for what huggingface_hub raised (its error classes, looked up by name: they
-    moved between releases)."""
+    """One line for what huggingface_hub raised (its error classes looked up by name, so a
+    class a release renames degrades to the generic line instead of an AttributeError)."""
     from huggingface_hub import errors
 
     def kind(*names: str) -> bool:

@@ -8,7 +8,8 @@ on the redirect itself; huggingface_hub stops at a redirect to another origin an
 there, then GETs the storage URL, resuming with `Range: bytes=N-` (206 + Content-Range) when
 a body is cut. Errors carry `X-Error-Code` (RepoNotFound, RevisionNotFound, EntryNotFound).
 
-Two listeners play the two hosts: the hub port and a storage port (another origin). A file can
+Two listeners on 127.0.0.1 play the two hosts: the Hub, and the storage host (reached as
+`localhost`, another origin). A file can
 be served tampered (bytes differ from the sha256 the headers claim) or cut mid-body on its first
 download. Every request is recorded, for tests to assert on.
 """
@@ -116,7 +117,9 @@ class HubServer:
 
     @property
     def storage(self) -> str:
-        return f"http://127.0.0.1:{self._servers[1].server_address[1]}"
+        """The storage listener, named `localhost`: another host, as the Hub's CDN is (some
+        huggingface_hub releases follow a redirect to the same host whatever the port)."""
+        return f"http://localhost:{self._servers[1].server_address[1]}"
 
     def ranges(self) -> list[str]:
         """The Range headers of the storage GETs, in order (resumes show up here)."""
