@@ -125,8 +125,9 @@ def identify(
     pin_sha, pin_size = _pinned(named) if named else (None, None)
     first_size = first.stat().st_size
     sha = known_sha256(first)
+    # hash only what could be a pinned artifact: its size is a pinned size, or it says it is one
     could_be_pinned = first_size in index.pinned_sizes or (
-        pin_sha is not None and first_size == pin_size
+        pin_sha is not None and pin_size in (None, first_size)
     )
     if sha is None and hashing and could_be_pinned:
         sha = file_sha256(first)
