@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from selector import __version__
 from selector.catalog import Catalog
@@ -28,7 +29,9 @@ from selector.report.schema import (
 )
 from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
-from selector.weights.model import LocalWeights
+
+if TYPE_CHECKING:
+    from selector.weights.model import LocalWeights
 
 
 @dataclass
