@@ -142,6 +142,18 @@ def recommend(
     no_bundled_model: Annotated[
         bool, typer.Option("--no-bundled-model", help="Ignore the demo GGUF package if installed.")
     ] = False,
+    fetch_top: Annotated[
+        int | None,
+        typer.Option(
+            "--fetch-top",
+            min=1,
+            help="Download the pinned GGUF of the N best candidates that fit this machine, "
+            "then smoke-test them (asks first; see --yes).",
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before --fetch-top downloads.")
+    ] = False,
 ) -> None:
     """Filter the catalog, smoke-test the candidates, rank them and report."""
     from selector.hardware import resolve_hardware
@@ -161,6 +173,12 @@ def recommend(
         use_cache=not no_cache,
         include_demo=not no_bundled_model,
     )
+    if fetch_top is not None:
+        if not plan.enabled:
+            raise InputError("--fetch-top fetches weights to smoke-test them: drop --no-smoke")
+        from selector.weights.cli import fetch_top_step
+
+        fetch_top_step(plan, req, cat, hw, fetch_top, yes=yes)
     if plan.enabled:
         with _smoke_progress(plan):
             report = run_recommend(req, cat, hw, plan, top=top, requirements_path=requirements)
@@ -349,6 +367,14 @@ def catalog_validate(
     path: Annotated[
         Optional[Path], typer.Argument(help="Catalog file or directory; default: the shipped one.")  # noqa: UP045
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also list each unpinned or unhashed artifact (a note, no error).",
+        ),
+    ] = False,
 ) -> None:
     """Check schema, unique and known ids, sources and internal consistency."""
     from selector.catalog.checks import validate_catalog
@@ -356,6 +382,8 @@ def catalog_validate(
     result = validate_catalog([path] if path else None, include_builtin=True)
     for problem in result.problems:
         stderr().print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
+    for note in result.notes if verbose or path else []:
+        stderr().print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(ExitCode.BAD_INPUT)
     typer.echo(result.summary())
@@ -496,6 +524,20 @@ def _register_smoke() -> None:
 
 
 _register_smoke()
+
+
+def _register_weights() -> None:
+    from selector.weights.cli import fetch_command, models_command
+
+    app.command("models", help="The GGUF weights this machine holds, matched to the catalog.")(
+        handles_errors(models_command)
+    )
+    app.command("fetch", help="Download a catalog variant's pinned GGUF and verify its sha256.")(
+        handles_errors(fetch_command)
+    )
+
+
+_register_weights()
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ class ExitCode(IntEnum):
 
     OK = 0
     NONE_SURVIVES = 1  # the run worked but no candidate survives; for `smoke`: the suite failed
+    FAILED = 1  # the same code for other commands: a fetch that did not verify, a lock not held
     BAD_INPUT = 2
 
 

@@ -214,12 +214,18 @@ def smoke_reasons(a: Assessment) -> list[Reason]:
 
 
 def assess_catalog(req: Requirements, catalog: Catalog, hw: HardwareProfile) -> list[Assessment]:
-    """Fit every catalog model and attach every static reason; measurement comes later."""
+    """Fit every catalog model and attach every static reason; measurement comes later.
+
+    Disk size is the pinned artifact's when the catalog knows it, else the estimate.
+    """
+    from selector.weights.artifacts import artifact_disk_gb
+
     out = []
     deployment = Deployment.from_requirements(req)
     for model in sorted(catalog.models.values(), key=lambda m: m.id):
         plan = plan_deployment(model, hw, deployment, catalog.artifacts_for(model.id))
-        a = Assessment(model, catalog.licenses[model.license], plan.fit, plan.disk_gb)
+        disk = artifact_disk_gb(catalog, model.id, plan.fit.quantization) or plan.disk_gb
+        a = Assessment(model, catalog.licenses[model.license], plan.fit, disk)
         a.reasons = static_reasons(a, req, hw)
         out.append(a)
     return out

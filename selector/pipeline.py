@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from selector import __version__
 from selector.catalog import Catalog
@@ -21,7 +22,6 @@ from selector.provenance import build_provenance
 from selector.ranking import QUALITY_BENCHMARKS, rank
 from selector.ranking import why as why_of
 from selector.report.schema import (
-    ArtifactReport,
     CandidateReport,
     ExcludedReport,
     ExclusionReason,
@@ -35,6 +35,9 @@ from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
 from selector.vocab import ReasonCode, Tuning
 
+if TYPE_CHECKING:
+    from selector.weights.model import LocalWeights
+
 
 @dataclass
 class SmokePlan:
@@ -47,6 +50,12 @@ class SmokePlan:
     on_start: Callable[[str, str], None] | None = None
     on_done: Callable[[str, SmokeResult], None] | None = None
     unmatched: list[UnmatchedFile] = field(default_factory=list)
+    # weights (docs/weights.md): look in the tool caches too; what --fetch-top fetched or could
+    # not; out: the local file each candidate was tested with
+    discover: bool = True
+    fetched: dict[str, LocalWeights] = field(default_factory=dict)
+    fetch_failures: dict[str, str] = field(default_factory=dict)
+    local_weights: dict[str, LocalWeights] = field(default_factory=dict)
 
 
 def _smoke_stage(
@@ -67,9 +76,20 @@ def _smoke_stage(
         return notes
 
     # imported here: keeps --no-smoke runs light
-    from selector.smoke.jobs import after_smoke, build_jobs
+    from selector.smoke.jobs import after_smoke, build_jobs, local_weights_for
     from selector.smoke.runner import run_many
 
+    local = local_weights_for(
+        [a.model for a in survivors],
+        req,
+        catalog,
+        models_dir=plan.models_dir,
+        include_demo=plan.include_demo,
+        discover=plan.discover,
+        fetched=plan.fetched,
+    )
+    plan.local_weights.update(local.chosen)
+    notes += local.notes
     jobs, skipped, unmatched = build_jobs(
         [a.model for a in survivors],
         req,
@@ -77,6 +97,8 @@ def _smoke_stage(
         hw,
         models_dir=plan.models_dir,
         include_demo=plan.include_demo,
+        local=local,
+        fetch_failures=plan.fetch_failures,
     )
     plan.unmatched.extend(UnmatchedFile(path=str(p), reason=r) for p, r in unmatched)
     by_id = {a.model.id: a for a in survivors}
@@ -180,40 +202,6 @@ def _candidate(
         ),
         risks=_risks(a, hw),
         sources=[str(s) for s in m.sources],
-        artifact=artifact_for(catalog, m.id, a.fit.quantization),
-    )
-
-
-def artifact_for(catalog: Catalog, model_id: str, quantization: str) -> ArtifactReport | None:
-    """The catalog's GGUF artifact of `model_id` at `quantization`, best pinned first.
-
-    A minimal stand-in until weights discovery fills `artifact` (with the local file when one
-    is here); the merge replaces this body.
-    """
-    from selector.fit.quant import normalize_quant
-
-    def norm(q: str) -> str:
-        try:
-            return normalize_quant(q)
-        except ValueError:
-            return q.strip().upper()
-
-    wanted = norm(quantization)
-    arts = [
-        a
-        for a in catalog.artifacts_for(model_id)
-        if a.format == "gguf" and norm(a.quantization) == wanted and a.files
-    ]
-    if not arts:
-        return None
-    best = min(arts, key=lambda a: (a.revision is None, a.files[0].sha256 is None))
-    first = best.files[0]
-    return ArtifactReport(
-        repo=best.repo,
-        revision=best.revision,
-        file=first.name,
-        sha256=first.sha256,
-        size_bytes=first.size_bytes,
     )
 
 
@@ -308,6 +296,7 @@ def recommend(
         _candidate(a, i, s.total, s.terms, req, hw, catalog)
         for i, (a, s) in enumerate(ranked, start=1)
     ]
+    _attach_artifacts(candidates, catalog, req, plan)
     excluded = [
         ExcludedReport(
             id=a.model.id,
@@ -335,6 +324,17 @@ def recommend(
         near_misses=near_misses(assessments, req, hw),
         provenance=build_provenance(requirements_path, catalog, hw, generated_at),
     )
+
+
+def _attach_artifacts(
+    candidates: list[CandidateReport], catalog: Catalog, req: Requirements, plan: SmokePlan
+) -> None:
+    """Each candidate's `artifact`: the file tested here, else the pinned one (SPEC §7)."""
+    from selector.weights.artifacts import artifact_report
+
+    for c in candidates:
+        local = plan.local_weights.get(c.id)
+        c.artifact = artifact_report(catalog, c.id, c.fit.quantization, local)
 
 
 def exit_code(report: Report) -> ExitCode:

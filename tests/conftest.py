@@ -13,6 +13,14 @@ def _isolated_dirs(
 ) -> None:
     cache = tmp_path_factory.mktemp("selector-cache")
     monkeypatch.setenv("SELECTOR_CACHE_DIR", str(cache))
+    # the tool caches selector looks in for weights (docs/weights.md): empty unless a test
+    # lays one out; no test reaches a real hub or reads what this machine happens to hold
+    tools = tmp_path_factory.mktemp("tool-caches")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tools / "hf-hub"))
+    monkeypatch.setenv("LLAMA_CACHE", str(tools / "llama.cpp"))
+    monkeypatch.setenv("OLLAMA_MODELS", str(tools / "ollama"))
+    for var in ("HF_HOME", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture()

@@ -208,6 +208,10 @@ def test_the_artifact_example_in_the_docs_validates(tmp_path: Path) -> None:
     blocks = re.findall(r"```toml\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
     example = next(b for b in blocks if "[[artifact]]" in b)
     path = tmp_path / "example.toml"
-    path.write_text(example.replace('model = "mistral-nemo-12b"', 'model = "phi-4"'), "utf-8")
+    # the example is a shipped pin: moved to another model and repository, so that it does not
+    # collide with itself (the same file listed twice is a problem of its own)
+    moved = example.replace('model = "mistral-nemo-12b"', 'model = "phi-4"')
+    moved = moved.replace('repo = "bartowski/', 'repo = "example/')
+    path.write_text(moved, "utf-8")
     report = validate_catalog([path], include_builtin=True)
     assert report.ok, report.lines()

@@ -29,6 +29,8 @@ COMMANDS = [
     ["schema"],
     ["lock"],
     ["verify"],
+    ["models"],
+    ["fetch"],
 ]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
 # Rich renders help to the terminal's width and colour; pin both so the text is reproducible.

@@ -14,10 +14,12 @@ from private_catalog import PrivateCatalog, make_private_catalog, sha256_of
 from test_endpoint_backend import OSLO_CALL, RIGHT_ANSWERS
 from typer.testing import CliRunner
 
+from selector.catalog import Catalog
 from selector.cli import app
 from selector.errors import ExitCode
 from selector.lock import Lock, load_lock
 from selector.provenance import digest_json
+from selector.report.schema import ArtifactReport
 
 runner = CliRunner()
 
@@ -129,6 +131,7 @@ def test_a_corrected_fact_and_a_newer_model_are_changes_not_failures(pc: Private
     newer = (
         pc.file.read_text()
         .split("[[model]]")[1]
+        .split("[[artifact]]")[0]  # the model alone: its artifact's file is acme-3b's
         .replace('"acme-3b"', '"acme-4b"')
         .replace("ACME 3B", "ACME 4B")
         .replace("2025-03-01", "2025-09-01")
@@ -292,7 +295,10 @@ def test_an_endpoint_failing_the_suite_fails_the_lock(pc: PrivateCatalog) -> Non
 
 def test_artifact_for_prefers_the_pinned_artifact_at_the_quantization(pc: PrivateCatalog) -> None:
     from selector.catalog import load_catalog
-    from selector.pipeline import artifact_for
+    from selector.weights.artifacts import artifact_report
+
+    def artifact_for(cat: Catalog, model_id: str, quant: str) -> ArtifactReport | None:
+        return artifact_report(cat, model_id, quant, None)
 
     lead = (
         '\n[[artifact]]\nmodel = "acme-3b"\nquantization = "Q4_K_M"\nrepo = "other/acme-3b-GGUF"\n'

@@ -14,6 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from selector.catalog.artifact_checks import (
+    artifact_notes,
+    artifact_problems,
+    duplicate_file_problems,
+)
 from selector.catalog.loader import (
     Catalog,
     Entry,
@@ -21,10 +26,11 @@ from selector.catalog.loader import (
     Problem,
     assemble,
     builtin_catalog_dir,
+    catalog_files,
     gpu_names_normalized,
     parse_paths,
 )
-from selector.catalog.schema import GPU, License, ModelEntry
+from selector.catalog.schema import GPU, Artifact, License, ModelEntry
 from selector.vocab import Architecture, Clause
 
 # Clause kinds whose meaning depends on a number the reviewer must see.
@@ -41,6 +47,7 @@ class ValidationReport:
     licenses: int = 0
     gpus: int = 0
     artifacts: int = 0
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -51,9 +58,12 @@ class ValidationReport:
         return [str(p) for p in self.problems]
 
     def summary(self) -> str:
+        unpinned = sum(n.message.endswith("unpinned (no revision)") for n in self.notes)
+        unhashed = sum("unverified (no sha256" in n.message for n in self.notes)
+        pins = f" ({unpinned} unpinned, {unhashed} unverified)" if self.notes else ""
         return (
             f"{len(self.files)} files, {self.models} models, {self.licenses} licenses, "
-            f"{self.gpus} GPUs, {self.artifacts} artifacts: "
+            f"{self.gpus} GPUs, {self.artifacts} artifacts{pins}: "
             + ("ok" if self.ok else f"{len(self.problems)} problems")
         )
 
@@ -66,7 +76,10 @@ def validate_catalog(
     A user's files are checked together with the shipped catalog so that their license ids
     resolve and their model ids do not collide with shipped ones.
     """
-    roots = ([builtin_catalog_dir()] if include_builtin else []) + list(paths or [])
+    builtin: list[Path] = [builtin_catalog_dir()] if include_builtin else []
+    # notes (unpinned, unverified artifacts) concern the files asked about, not the shipped ones
+    builtin_count = len(catalog_files(builtin[0])) if builtin and paths else 0
+    roots = builtin + list(paths or [])
     files, problems = parse_paths(roots)
     for parsed in files:
         problems += parsed.problems
@@ -81,6 +94,7 @@ def validate_catalog(
         licenses=len(cat.licenses),
         gpus=len(cat.gpus),
         artifacts=len(cat.artifacts),
+        notes=artifact_notes(files[builtin_count:] if paths else files),
     )
 
 
@@ -96,7 +110,9 @@ def consistency_problems(
                 problems += _model_problems(entry, entry.item, today)
             elif isinstance(entry.item, License):
                 problems += _license_problems(entry, entry.item)
-    problems += _gpu_alias_problems(files)
+            elif isinstance(entry.item, Artifact):
+                problems += artifact_problems(entry, entry.item)
+    problems += _gpu_alias_problems(files) + duplicate_file_problems(files)
     return problems
 
 
