@@ -9,6 +9,7 @@ from pathlib import Path
 
 from selector import __version__
 from selector.catalog import Catalog
+from selector.decision import decide
 from selector.filtering import (
     Assessment,
     assess_catalog,
@@ -175,6 +176,7 @@ def recommend(
     for a in assessments:
         finish_assessment(a, req)
     ranked = rank([a for a in assessments if not a.excluded], req)
+    decision = decide(ranked, [a for a in assessments if a.excluded], req, catalog, hw)
     if top is not None:
         if len(ranked) > top:
             notes.append(f"showing the top {top} of {len(ranked)} candidates (--top)")
@@ -182,6 +184,7 @@ def recommend(
     candidates = [
         _candidate(a, i, s.total, s.terms, req, hw) for i, (a, s) in enumerate(ranked, start=1)
     ]
+    decision.annotate(candidates)
     excluded = [
         ExcludedReport(
             id=a.model.id,
@@ -205,6 +208,8 @@ def recommend(
         excluded=excluded,
         unmatched_files=plan.unmatched,
         notes=notes,
+        sensitivity=decision.sensitivity,
+        what_if=decision.what_if,
     )
 
 

@@ -29,6 +29,9 @@ class UseCase(_Section):
     context_tokens: PositiveInt = Field(
         DEFAULT_CONTEXT_TOKENS, description="context the deployment must hold (fit is sized for it)"
     )
+    concurrent_sessions: PositiveInt = Field(
+        1, description="sessions served at once (the cost per token is planned for them)"
+    )
 
 
 class LicensePolicy(_Section):
@@ -58,6 +61,9 @@ class GPURequirement(_Section):
     vram_gb: PositiveFloat | None = Field(None, description="instead of or besides `model`")
     count: PositiveInt = 1
     bandwidth_gb_s: PositiveFloat | None = None
+    cost_per_hour: PositiveFloat | None = Field(
+        None, description="the team's own price of one such GPU per hour (any currency)"
+    )
 
     @model_validator(mode="after")
     def _named_or_sized(self) -> GPURequirement:

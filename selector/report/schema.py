@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from selector.fit import Fit
 from selector.hardware import HardwareProfile
+from selector.report.decision_schema import CostReport, Sensitivity, WhatIf
 from selector.smoke.interface import SmokeResult
 from selector.vocab import ReasonCode
 
@@ -79,6 +80,11 @@ class CandidateReport(_Out):
     risks: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     artifact: ArtifactReport | None = Field(None, description="the pinned weights file")
+    pareto: bool | None = Field(
+        None, description="no other candidate beats it on quality, decode speed and memory"
+    )
+    dominated_by: str | None = Field(None, description="a candidate that beats it on all three")
+    cost: CostReport | None = Field(None, description="from [hardware] gpus cost_per_hour")
 
 
 class ExclusionReason(_Out):
@@ -111,3 +117,7 @@ class Report(_Out):
     excluded: list[ExcludedReport]
     unmatched_files: list[UnmatchedFile] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    sensitivity: Sensitivity | None = Field(None, description="stability of the top pick")
+    what_if: list[WhatIf] = Field(
+        default_factory=list, description="what would admit the best few excluded models"
+    )
