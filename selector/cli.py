@@ -150,6 +150,10 @@ def recommend(
     from selector.report.formats import format_report
     from selector.requirements import load_requirements
 
+    if fmt is OutputFormat.HTML:
+        from selector.report.html import require_charting
+
+        require_charting()  # before the run, not after its smoke tests
     cat = _load_catalog(catalog, replace_catalog)
     req = load_requirements(requirements, cat)
     if models_dir is not None and not models_dir.is_dir():
@@ -359,7 +363,7 @@ def explain(
     if fmt is TextOrJson.JSON:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:
-        from selector.report.explain_text import format_explanation
+        from selector.report.decision_text import format_explanation
 
         sys.stdout.write(format_explanation(result))
 

@@ -59,7 +59,8 @@ def _flip(first: Scored, second: Scored, weights: dict[str, float], name: str) -
     if tie < 0:
         return None  # even a zero weight keeps the top pick ahead
     step = WEIGHT_STEP if d < 0 else -WEIGHT_STEP
-    value = math.ceil(tie / WEIGHT_STEP) if d < 0 else math.floor(tie / WEIGHT_STEP)
+    grid = round(tie / WEIGHT_STEP, 6)  # 0.175 / 0.001 is 174.99999999999997 in floats
+    value = math.ceil(grid) if d < 0 else math.floor(grid)
     candidate = value * WEIGHT_STEP
     for _ in range(1000):
         if candidate < 0:

@@ -15,6 +15,7 @@ class OutputFormat(str, Enum):
     TABLE = "table"
     JSON = "json"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 def format_report(
@@ -26,6 +27,10 @@ def format_report(
         return format_markdown(report)
     if fmt is OutputFormat.TABLE:
         return format_table(report, color=color, width=width)
+    if fmt is OutputFormat.HTML:
+        from selector.report.html import format_html  # matplotlib: the optional `html` extra
+
+        return format_html(report)
     assert_never(fmt)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from selector.report.decision_text import sensitivity_line
 from selector.report.schema import Report
 
 
@@ -23,13 +24,24 @@ def format_markdown(report: Report) -> str:
         out.append("**No candidate survives the requirements.** See the exclusions below.\n")
     else:
         out.append("## Shortlist\n")
-        out.append("| # | model | params | license | origin | placement | memory | score |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        out.append(
+            "| # | model | params | license | origin | placement | memory | score | Pareto |"
+        )
+        out.append("|---|---|---|---|---|---|---|---|---|")
         for c in report.candidates:
             out.append(
                 f"| {c.rank} | {c.id} | {c.params_b:g}B | {c.license} | {c.origin_country} | "
-                f"{c.fit.placement} | {c.fit.memory_gb:.1f} GB | {c.score:.3f} |"
+                f"{c.fit.placement} | {c.fit.memory_gb:.1f} GB | {c.score:.3f} | "
+                f"{'front' if c.pareto else ''} |"
             )
+        out.append("")
+        out.append(
+            "Pareto front: no other candidate beats the model on quality, decode speed and "
+            "memory at once."
+        )
+        stability = sensitivity_line(report)
+        if stability:
+            out.append(f"\n{_md_escape(stability)}.")
         out.append("")
     for c in report.candidates:
         out.append(f"## {c.rank}. {c.name} (`{c.id}`)\n")
@@ -71,6 +83,20 @@ def format_markdown(report: Report) -> str:
                     else ""
                 )
                 + f"; sha256 `{s.model_sha256[:16]}…` ({s.backend})"
+            )
+        if c.pareto is not None:
+            out.append(
+                "- Pareto: on the front"
+                if c.pareto
+                else f"- Pareto: dominated by `{c.dominated_by}` (better or equal on quality, "
+                "decode speed and memory)"
+            )
+        if c.cost is not None:
+            per_m, hourly = c.cost.cost_per_million_tokens, c.cost.hardware_cost_per_hour
+            out.append(
+                f"- Cost: {f'{hourly:g}' if hourly is not None else 'n/a'}"
+                f" per hour, {f'{per_m:.4g}' if per_m is not None else 'n/a'} per million "
+                f"generated tokens ({_md_escape(c.cost.basis)})"
             )
         b = c.score_breakdown
         out.append(

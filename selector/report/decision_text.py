@@ -1,10 +1,11 @@
-"""`selector explain` as text for a person at a terminal (the JSON carries the same content)."""
+"""Decision support as text: `selector explain`, the what-if lines and the stability line."""
 
 from __future__ import annotations
 
 import io
 
 from selector.report.decision_schema import Explanation, WhatIf
+from selector.report.schema import Report
 
 
 def what_if_lines(w: WhatIf) -> list[str]:
@@ -76,3 +77,21 @@ def format_explanation(e: Explanation, *, width: int = 100) -> str:
     for note in e.notes:
         say(f"Note: {note}")
     return buf.getvalue()
+
+
+def sensitivity_line(report: Report) -> str:
+    """How stable the top pick is under other weightings, in one sentence."""
+    s = report.sensitivity
+    if s is None or not s.candidates:
+        return ""
+    top = s.candidates[0]
+    line = (
+        f"Stability: {top.id} ranks first under {top.first_share:.0%} of {s.samples} "
+        f"weightings (each weight ±{s.spread:.0%}, seed {s.seed})"
+    )
+    if s.smallest_flip is not None:
+        f = s.smallest_flip
+        line += f"; {s.runner_up} moves ahead at {f.key} = {f.needed:g} (now {f.current:g})"
+    elif s.runner_up:
+        line += f"; no single weight change puts {s.runner_up} ahead"
+    return line
