@@ -335,8 +335,12 @@ def explain(
         bool, typer.Option("--no-bundled-model", help="Ignore the demo GGUF package if installed.")
     ] = False,
 ) -> None:
-    """One model under these requirements: each filter with its figures, each score term, its
-    rank, and for an excluded model the smallest requirement changes that would admit it."""
+    """One model under these requirements: filters, score terms, rank, what would admit it.
+
+    Each filter it passed or failed with the figures, each score term with its basis, its
+    rank, and for an excluded model the smallest requirement changes that would admit it,
+    found by re-running the filter on changed requirements.
+    """
     from selector.decision.explain import explain as run_explain
     from selector.hardware import resolve_hardware
     from selector.pipeline import SmokePlan

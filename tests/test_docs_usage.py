@@ -25,6 +25,7 @@ COMMANDS = [
     ["hardware"],
     ["smoke"],
     ["schema"],
+    ["explain"],
 ]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
 # Rich renders help to the terminal's width and colour; pin both so the text is reproducible.
