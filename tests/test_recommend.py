@@ -217,6 +217,8 @@ def test_every_format_renders(repo_root: Path, fmt: OutputFormat, tmp_path: Path
     elif fmt is OutputFormat.MARKDOWN:
         assert text.startswith("# Model selection checklist: support-agent")
         assert "License review" in text and "Why the other models were excluded" in text
+    elif fmt is OutputFormat.HTML:
+        assert text.startswith("<!DOCTYPE html>") and "Exclusions by reason" in text
     else:
         assert "candidate(s)" in text and "Excluded" in text
     assert not list(tmp_path.glob(".report*")), "no temporary file may be left behind"
