@@ -125,17 +125,23 @@ table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.25rem .4rem;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .front{color:#1b6ca8;font-weight:600}.muted{color:#666}.chart svg{max-width:100%;height:auto}
-code{font-size:.85em}
-@media print{body{margin:0;max-width:none;font-size:9.5pt}h2{break-after:avoid}
-section,figure,tr{break-inside:avoid}a{color:inherit;text-decoration:none}
-.chart svg{width:100%}}
+code{font-size:.85em}td.nw{white-space:nowrap}figure{margin:.5rem 0}
+@page{size:A4;margin:12mm}
+@media print{body{margin:0;max-width:none;font-size:9pt}table{font-size:7.5pt}
+th,td{padding:.1rem .25rem}h2,h3{break-after:avoid}figure,tr,li,.keep{break-inside:avoid}
+a{color:inherit;text-decoration:none}.chart svg{width:100%}}
 """
 
 
-def _row(cells: list[str], num: set[int] | None = None) -> str:
-    num = num or set()
+def _row(cells: list[str], num: set[int] | None = None, nowrap: set[int] | None = None) -> str:
+    """One table row; `num` cells right-aligned, `nowrap` cells kept on one line."""
+    num, nowrap = num or set(), nowrap or set()
     tds = "".join(
-        f'<td class="num">{cell}</td>' if i in num else f"<td>{cell}</td>"
+        f'<td class="num">{cell}</td>'
+        if i in num
+        else f'<td class="nw">{cell}</td>'
+        if i in nowrap
+        else f"<td>{cell}</td>"
         for i, cell in enumerate(cells)
     )
     return f"<tr>{tds}</tr>"
@@ -146,7 +152,7 @@ def _ranked_table(report: Report) -> str:
     head = (
         "<tr><th>#</th><th>model</th><th>params</th><th>license</th><th>origin</th>"
         "<th>placement</th><th>memory</th><th>decode tok/s</th><th>smoke</th><th>score</th>"
-        "<th>Pareto</th>" + ("<th>cost / M tokens</th>" if priced else "") + "</tr>"
+        "<th>Pareto (dominated by)</th>" + ("<th>cost / M tokens</th>" if priced else "") + "</tr>"
     )
     rows = []
     for c in report.candidates:
@@ -155,7 +161,7 @@ def _ranked_table(report: Report) -> str:
         front = (
             '<span class="front">front</span>'
             if c.pareto
-            else f"dominated by {escape(c.dominated_by or '')}"
+            else f"by {escape(c.dominated_by or '')}"
             if c.pareto is False
             else ""
         )
@@ -178,6 +184,7 @@ def _ranked_table(report: Report) -> str:
                     *([f"{cost:.4g}" if cost is not None else "n/a"] if priced else []),
                 ],
                 num={0, 2, 6, 7, 9, 11},
+                nowrap={1, 10},
             )
         )
     return f"<table>{head}{''.join(rows)}</table>"
@@ -224,7 +231,7 @@ def _exclusions(report: Report) -> str:
     what_if = {w.id: w for w in report.what_if}
     parts = []
     for code in sorted(by_code, key=lambda k: -len({m for m, _ in by_code[k]})):
-        rows = "".join(_row([escape(mid), escape(msg)]) for mid, msg in by_code[code])
+        rows = "".join(_row([escape(mid), escape(msg)], nowrap={0}) for mid, msg in by_code[code])
         models = len({m for m, _ in by_code[code]})
         parts.append(
             f"<h3>{escape(code)} ({models} model{'s' if models != 1 else ''})</h3>"
@@ -288,11 +295,12 @@ def format_html(report: Report) -> str:
             f"{_ranked_table(report)}</section>"
         )
         body.append(
-            '<section><h2>Score breakdown</h2><figure class="chart" id="score-chart">'
+            '<section class="keep"><h2>Score breakdown</h2><figure class="chart" id="score-chart">'
             f"{score_bars(report)}</figure></section>"
         )
         body.append(
-            "<section><h2>Quality against decode speed</h2><p class=muted>Point size is the "
+            '<section class="keep"><h2>Quality against decode speed</h2><p class=muted>Point '
+            "size is the "
             "memory the model needs; filled blue points are on the Pareto front (no other "
             "candidate is better on quality, speed and memory at once); numbers are ranks."
             '</p><figure class="chart" id="scatter-chart">'
