@@ -68,7 +68,7 @@ def test_excluded_model_text_names_the_admitting_change(tmp_path: Path) -> None:
     assert out.startswith("cn (CN): excluded; admitted as it is it would rank 1 of 3")
     assert "FAIL origin     developed in CN (Example Lab), which is excluded" in out
     assert "pass size       14B parameters <= max_params_b 40" in out
-    assert "origin.exclude_countries: ['CN'] -> []  (drop CN from the excluded countries)" in out
+    assert 'origin.exclude_countries: ["CN"] -> []  (drop CN from the excluded countries)' in out
 
 
 def test_excluded_model_json_what_if(tmp_path: Path) -> None:

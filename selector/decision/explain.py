@@ -49,7 +49,9 @@ def _passed_details(a: Assessment, req: Requirements, hw: HardwareProfile) -> di
             f"{basis} first token {ttft or 0:.0f} ms <= {lat.max_time_to_first_token_ms:g}"
         )
     smoke = a.smoke
-    if smoke is None or smoke.status is SmokeStatus.SKIPPED:
+    if smoke is None and a.excluded:
+        smoke_text = "not smoke-tested: the filter excluded it before the smoke stage"
+    elif smoke is None or smoke.status is SmokeStatus.SKIPPED:
         smoke_text = f"not smoke-tested{': ' + smoke.reason if smoke and smoke.reason else ''}"
     else:
         smoke_text = f"{smoke.status.value}, {smoke.probes_passed}/{smoke.probes_total} probes"

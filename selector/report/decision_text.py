@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 
 from selector.report.decision_schema import Explanation, WhatIf
 from selector.report.schema import Report
+
+
+def toml_value(value: object) -> str:
+    """A requirements value as it is written in the TOML file (["CN"], 40, true)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def what_if_lines(w: WhatIf) -> list[str]:
@@ -17,12 +23,17 @@ def what_if_lines(w: WhatIf) -> list[str]:
     else:
         lines = [f"No single change admits it; these {len(w.changes)} together do (re-run):"]
     for c in w.changes:
-        lines.append(f"  {c.key}: {c.current} -> {c.needed}  ({c.description})")
+        lines.append(
+            f"  {c.key}: {toml_value(c.current)} -> {toml_value(c.needed)}  ({c.description})"
+        )
     if w.alternatives:
         lines.append("Other changes tried, and what each lifts on its own:")
         for c in w.alternatives:
             lifts = ", ".join(code.value for code in c.clears) or "nothing on its own"
-            lines.append(f"  {c.key}: {c.current} -> {c.needed}  ({c.description}; lifts {lifts})")
+            lines.append(
+                f"  {c.key}: {toml_value(c.current)} -> {toml_value(c.needed)}  "
+                f"({c.description}; lifts {lifts})"
+            )
     lines += [f"Note: {n}" for n in w.notes]
     return lines
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from selector.errors import InputError
 from selector.report.decision_schema import WhatIf
+from selector.report.decision_text import toml_value
 from selector.report.schema import CandidateReport, Report
 
 if TYPE_CHECKING:
@@ -218,7 +219,8 @@ def _what_if_html(w: WhatIf) -> str:
     if not w.admitted:
         return "no combination of the changes tried admits it"
     return "; ".join(
-        f"<code>{escape(c.key)}</code>: {escape(str(c.current))} → {escape(str(c.needed))}"
+        f"<code>{escape(c.key)}</code>: {escape(toml_value(c.current))} → "
+        f"{escape(toml_value(c.needed))}"
         for c in w.changes
     )
 
