@@ -287,9 +287,18 @@ def _latency_levers(probe: Probe, req: Requirements) -> list[Lever]:
     return out
 
 
-def _quant_lever(probe: Probe, req: Requirements, present: set[ReasonCode]) -> Lever | None:
-    """The widest preset below the current one that lifts the memory-bound reasons."""
-    bits = QUANTIZATIONS[req.size.quantization]
+def _quant_lever(
+    probe: Probe, a: Assessment, req: Requirements, present: set[ReasonCode]
+) -> Lever | None:
+    """The widest preset below the current one that lifts the memory-bound reasons.
+
+    The current one is the requirements' preset, or the one the fit chose where the
+    requirements name none (a quantization chosen per model, such as "auto").
+    """
+    current = req.size.quantization
+    bits = QUANTIZATIONS.get(current, QUANTIZATIONS.get(a.fit.quantization))
+    if bits is None:
+        return None
     lower = [q for q in QUANT_LADDER if QUANTIZATIONS[q] < bits]
     for targets in _options(
         present, {R.DISK, R.FIT, R.LATENCY}, {R.DISK, R.FIT}, {R.FIT}, {R.DISK}
@@ -437,7 +446,7 @@ def levers(probe: Probe, a: Assessment) -> list[Lever]:
     if R.LATENCY in present:
         out += _latency_levers(probe, req)
     if present & {R.DISK, R.FIT, R.LATENCY}:
-        out += [lever for lever in [_quant_lever(probe, req, present)] if lever]
+        out += [lever for lever in [_quant_lever(probe, a, req, present)] if lever]
     if present & {R.FIT, R.LATENCY}:
         out += _gpu_levers(probe, req, present)
     out += _memory_levers(probe, a, req, present)
