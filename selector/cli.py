@@ -162,6 +162,10 @@ def recommend(
     from selector.report.formats import format_report
     from selector.requirements import load_requirements
 
+    if fmt is OutputFormat.HTML:
+        from selector.report.html import require_charting
+
+        require_charting()  # before the run, not after its smoke tests
     cat = _load_catalog(catalog, replace_catalog)
     req = load_requirements(requirements, cat)
     if models_dir is not None and not models_dir.is_dir():
@@ -524,6 +528,61 @@ def _register_smoke() -> None:
 
 
 _register_smoke()
+
+
+@app.command()
+@handles_errors
+def explain(
+    model_id: Annotated[str, typer.Argument(help="Catalog id of the model, e.g. qwen3-30b-a3b.")],
+    requirements: Annotated[Path, typer.Argument(help="Requirements TOML file (SPEC §2).")],
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format.")] = TextOrJson.TEXT,
+    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip smoke tests.")] = False,
+    catalog: CatalogOption = None,
+    replace_catalog: Annotated[
+        bool, typer.Option("--replace-catalog", help="Use only the --catalog paths.")
+    ] = False,
+    models_dir: Annotated[
+        Optional[Path], typer.Option("--models-dir", help="Directory of GGUF files to smoke-test.")  # noqa: UP045
+    ] = None,
+    no_bundled_model: Annotated[
+        bool, typer.Option("--no-bundled-model", help="Ignore the demo GGUF package if installed.")
+    ] = False,
+) -> None:
+    """One model under these requirements: filters, score terms, rank, what would admit it.
+
+    Each filter it passed or failed with the figures, each score term with its basis, its
+    rank, and for an excluded model the smallest requirement changes that would admit it,
+    found by re-running the filter on changed requirements.
+    """
+    from selector.decision.explain import explain as run_explain
+    from selector.hardware import resolve_hardware
+    from selector.pipeline import SmokePlan
+    from selector.pipeline import recommend as run_recommend
+    from selector.requirements import load_requirements
+
+    cat = _load_catalog(catalog, replace_catalog)
+    cat.model(model_id)  # an unknown id fails before any smoke test runs
+    req = load_requirements(requirements, cat)
+    if models_dir is not None and not models_dir.is_dir():
+        raise InputError(f"--models-dir {models_dir}: not a directory")
+    hw = resolve_hardware(req.hardware, cat)
+    plan = SmokePlan(
+        enabled=req.smoke.enabled and not no_smoke,
+        models_dir=models_dir or req.smoke.models_dir,
+        include_demo=not no_bundled_model,
+    )
+    if plan.enabled:
+        with _smoke_progress(plan):
+            report = run_recommend(req, cat, hw, plan)
+    else:
+        report = run_recommend(req, cat, hw, plan)
+    result = run_explain(model_id, report, req, cat, hw)
+    if fmt is TextOrJson.JSON:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        from selector.report.decision_text import format_explanation
+
+        sys.stdout.write(format_explanation(result))
 
 
 def _register_weights() -> None:

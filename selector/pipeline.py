@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from selector import __version__
 from selector.catalog import Catalog
+from selector.decision import decide
 from selector.errors import ExitCode
 from selector.filtering import (
     Assessment,
@@ -288,6 +289,7 @@ def recommend(
     for a in assessments:
         finish_assessment(a, req)
     ranked = rank([a for a in assessments if not a.excluded], req)
+    decision = decide(ranked, [a for a in assessments if a.excluded], req, catalog, hw)
     if top is not None:
         if len(ranked) > top:
             notes.append(f"showing the top {top} of {len(ranked)} candidates (--top)")
@@ -297,6 +299,7 @@ def recommend(
         for i, (a, s) in enumerate(ranked, start=1)
     ]
     _attach_artifacts(candidates, catalog, req, plan)
+    decision.annotate(candidates)
     excluded = [
         ExcludedReport(
             id=a.model.id,
@@ -323,6 +326,8 @@ def recommend(
         notes=notes,
         near_misses=near_misses(assessments, req, hw),
         provenance=build_provenance(requirements_path, catalog, hw, generated_at),
+        sensitivity=decision.sensitivity,
+        what_if=decision.what_if,
     )
 
 

@@ -83,6 +83,9 @@ class GPURequirement(_Section):
     vram_gb: PositiveFloat | None = Field(None, description="instead of or besides `model`")
     count: PositiveInt = 1
     bandwidth_gb_s: PositiveFloat | None = None
+    cost_per_hour: PositiveFloat | None = Field(
+        None, description="the team's own price of one such GPU per hour (any currency)"
+    )
 
     @model_validator(mode="after")
     def _named_or_sized(self) -> GPURequirement:

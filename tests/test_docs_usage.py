@@ -31,6 +31,7 @@ COMMANDS = [
     ["verify"],
     ["models"],
     ["fetch"],
+    ["explain"],
 ]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
 # Rich renders help to the terminal's width and colour; pin both so the text is reproducible.

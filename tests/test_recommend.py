@@ -220,6 +220,8 @@ def test_every_format_renders(repo_root: Path, fmt: OutputFormat, tmp_path: Path
     elif fmt is OutputFormat.CYCLONEDX:
         bom = json.loads(text)
         assert bom["specVersion"] == "1.6" and bom["components"]
+    elif fmt is OutputFormat.HTML:
+        assert text.startswith("<!DOCTYPE html>") and "Exclusions by reason" in text
     else:
         assert "candidate(s)" in text and "Excluded" in text
     assert not list(tmp_path.glob(".report*")), "no temporary file may be left behind"

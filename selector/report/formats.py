@@ -16,6 +16,7 @@ class OutputFormat(str, Enum):
     JSON = "json"
     MARKDOWN = "markdown"
     CYCLONEDX = "cyclonedx"
+    HTML = "html"
 
 
 def format_report(
@@ -31,6 +32,10 @@ def format_report(
         from selector.report.cyclonedx import format_cyclonedx  # cyclonedx-python-lib: heavy
 
         return format_cyclonedx(report)
+    if fmt is OutputFormat.HTML:
+        from selector.report.html import format_html  # matplotlib: the optional `html` extra
+
+        return format_html(report)
     assert_never(fmt)
 
 

@@ -16,6 +16,7 @@ from selector.report.decision import (
     policy_lines,
     rationale,
 )
+from selector.report.decision_text import sensitivity_line
 from selector.report.schema import CandidateReport, Report
 
 Section = Callable[[Report], list[str]]
@@ -164,15 +165,24 @@ def shortlist_section(report: Report) -> list[str]:
         return []
     out = [
         "## Shortlist\n",
-        "| # | model | params | license | origin | placement | memory | tokens/s | smoke | score |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| # | model | params | license | origin | placement | memory | tokens/s | smoke | score "
+        "| Pareto |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in report.candidates:
         out.append(
             f"| {c.rank} | {c.id} | {c.params_b:g}B | {_md(c.license)} | {c.origin_country} | "
             f"{c.fit.placement} | {c.fit.memory_gb:.1f} GB | {_speed_cell(c)} | "
-            f"{_smoke_cell(c)} | {c.score:.3f} |"
+            f"{_smoke_cell(c)} | {c.score:.3f} | {'front' if c.pareto else ''} |"
         )
+    out += [
+        "",
+        "Pareto front: no other candidate beats the model on quality, decode speed and memory "
+        "at once.",
+    ]
+    stability = sensitivity_line(report)
+    if stability:
+        out.append(f"\n{_md(stability)}.")
     return [*out, ""]
 
 
@@ -202,6 +212,7 @@ def candidate_lines(report: Report, c: CandidateReport) -> list[str]:
         hardware_lines,
         serving_lines,
         evidence_lines,
+        pareto_cost_lines,
         score_lines,
         risk_lines,
     ):
@@ -256,6 +267,26 @@ def evidence_lines(report: Report, c: CandidateReport) -> list[str]:
         f"first token {s.time_to_first_token_ms:.0f} ms, peak {s.peak_rss_gb:.2f} GB{predicted}; "
         f"tested file sha256 `{s.model_sha256 or 'n/a'}` ({_md(s.backend)})"
     ]
+
+
+def pareto_cost_lines(report: Report, c: CandidateReport) -> list[str]:
+    """Whether another candidate dominates this one, and the cost where the team priced its GPUs."""
+    out = []
+    if c.pareto is not None:
+        out.append(
+            "- Pareto: on the front"
+            if c.pareto
+            else f"- Pareto: dominated by `{c.dominated_by}` (better or equal on quality, "
+            "decode speed and memory)"
+        )
+    if c.cost is not None:
+        per_m, hourly = c.cost.cost_per_million_tokens, c.cost.hardware_cost_per_hour
+        out.append(
+            f"- Cost: {f'{hourly:g}' if hourly is not None else 'n/a'}"
+            f" per hour, {f'{per_m:.4g}' if per_m is not None else 'n/a'} per million "
+            f"generated tokens ({_md(c.cost.basis)})"
+        )
+    return out
 
 
 def score_lines(report: Report, c: CandidateReport) -> list[str]:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from selector.fit import Fit
 from selector.hardware import HardwareProfile
 from selector.provenance import Provenance
+from selector.report.decision_schema import CostReport, Sensitivity, WhatIf
 from selector.smoke.interface import SmokeResult
 from selector.vocab import ReasonCode
 
@@ -85,6 +86,11 @@ class CandidateReport(_Out):
     risks: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     artifact: ArtifactReport | None = Field(None, description="the pinned weights file")
+    pareto: bool | None = Field(
+        None, description="no other candidate beats it on quality, decode speed and memory"
+    )
+    dominated_by: str | None = Field(None, description="a candidate that beats it on all three")
+    cost: CostReport | None = Field(None, description="from [hardware] gpus cost_per_hour")
 
 
 class ExclusionReason(_Out):
@@ -128,3 +134,7 @@ class Report(_Out):
     notes: list[str] = Field(default_factory=list)
     near_misses: list[NearMiss] = Field(default_factory=list)
     provenance: Provenance | None = Field(None, description="the exact inputs of this run")
+    sensitivity: Sensitivity | None = Field(None, description="stability of the top pick")
+    what_if: list[WhatIf] = Field(
+        default_factory=list, description="what would admit the best few excluded models"
+    )

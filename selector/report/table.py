@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from selector.report.decision_text import sensitivity_line
 from selector.report.schema import CandidateReport, Report
 
 
@@ -56,6 +57,7 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
         "tok/s",
         "smoke",
         "score",
+        "front",
     ):
         table.add_column(
             col,
@@ -77,6 +79,7 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
             _speed(c),
             _smoke_cell(c),
             f"{c.score:.3f}",
+            "yes" if c.pareto else "",
         )
     console.print(table)
     if report.candidates:
@@ -88,6 +91,14 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
                 for k in ("quality", "size_preference", "license", "tooling", "smoke")
             )
         )
+        console.print(
+            "front: on the Pareto front (no other candidate beats it on quality, decode speed "
+            "and memory at once)",
+            markup=False,
+        )
+        line = sensitivity_line(report)
+        if line:
+            console.print(line, markup=False)
     for line in smoke_evidence_lines(report.candidates):
         console.print(line, markup=False)
     if report.excluded:
