@@ -313,7 +313,7 @@ def recommend(
         for a in assessments
         if a.excluded
     ]
-    stamp = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
+    stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     generated_at = stamp.isoformat().replace("+00:00", "Z")
     return Report(
         generated_at=generated_at,

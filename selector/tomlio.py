@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-import sys
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,11 +12,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from selector.vocab import VALUE_ALIASES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 _AT_LINE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 

@@ -22,7 +22,7 @@ from selector.report.formats import OutputFormat, format_report
 from selector.requirements import load_requirements
 from selector.smoke import probes
 
-NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
 REQ = """# support agent
 [use_case]
 name = "support-agent"

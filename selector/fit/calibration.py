@@ -71,7 +71,7 @@ def _entry(data: dict[str, Any], hardware: HardwareProfile, target: str) -> dict
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def decode_samples(hardware: HardwareProfile, target: str = "cpu") -> list[DecodeSample]:

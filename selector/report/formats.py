@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-
-from typing_extensions import assert_never
+from typing import assert_never
 
 from selector.report.markdown import format_markdown
 from selector.report.schema import Report
