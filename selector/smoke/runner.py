@@ -128,11 +128,21 @@ def run_many(
     parallel = [j for j in jobs if getattr(j.backend, "parallel_safe", False)]
     local = [j for j in jobs if not getattr(j.backend, "parallel_safe", False)]
     futures: dict[str, Future[SmokeResult]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
         for job in parallel:
             futures[job.model_id] = pool.submit(guarded, job)
         for job in local:
             results[job.model_id] = guarded(job)
         for model_id, future in futures.items():
             results[model_id] = future.result()
+    except BaseException:
+        # Ctrl-C (or a bug): end the endpoint requests in flight instead of waiting out
+        # their timeouts, and leave without joining the workers; they stop within a second.
+        from selector.smoke.http_bounds import cancel_requests
+
+        cancel_requests()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return {job.model_id: results[job.model_id] for job in jobs}
