@@ -366,7 +366,7 @@ class OpenAIHttp:
                     f"smoke run exceeded its {deadline.seconds:g} s timeout during {method} {url} "
                     "(the server kept the stream open without finishing the answer)"
                 )
-            waited = f"{idle:.3g}"
+            waited = _seconds(self.policy.timeout_s if deadline.remaining() > 0.05 else idle)
             what = "no data" if streaming else "no response"
             hung = "stream hung" if streaming else "server hung"
             message = f"{what} for {waited} s ({hung}) from {method} {url}"
@@ -406,6 +406,11 @@ def _error_detail(body: bytes, redact: Callable[[str], str]) -> str:
         elif data.get("message"):
             text = str(data["message"])
     return one_line(redact(text), 200)
+
+
+def _seconds(value: float) -> str:
+    """A wait as people say it: 120, 2.5, 1 (not 1.01 for a timer that fired a bit late)."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
