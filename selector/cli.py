@@ -59,8 +59,13 @@ def handles_errors(func: Callable[..., None]) -> Callable[..., None]:
         try:
             func(*args, **kwargs)
         except SelectorError as exc:
+            from selector.textsafe import clean
+
+            # file names and values in messages come from outside: controls made visible
             for line in str(exc).splitlines() or [type(exc).__name__]:
-                stderr().print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+                stderr().print(
+                    f"error: {clean(line)}", markup=False, highlight=False, soft_wrap=True
+                )
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

@@ -50,8 +50,57 @@ def test_a_broken_edit_is_reported_not_served_from_cache(catalog_copy: Path) -> 
 def test_corrupt_cache_entry_is_ignored_and_rewritten(catalog_copy: Path) -> None:
     load_catalog(base=catalog_copy)
     key = cache.catalog_key(catalog_files(catalog_copy))
-    entry = next((Path(os.environ["SELECTOR_CACHE_DIR"]) / "catalog").glob(f"{key}.pickle"))
-    entry.write_bytes(b"not a pickle")
+    entry = next((Path(os.environ["SELECTOR_CACHE_DIR"]) / "catalog").glob(f"{key}.json"))
+    entry.write_bytes(b"not json")
     assert cache.load_cached(key) is None
     assert "gemma-3-270m" in load_catalog(base=catalog_copy).models
     assert cache.load_cached(key) is not None
+
+
+def test_a_hit_equals_a_fresh_parse_entry_for_entry(catalog_copy: Path) -> None:
+    fresh = load_catalog(base=catalog_copy)
+    cached = cache.load_cached(cache.catalog_key(catalog_files(catalog_copy)))
+    assert cached is not None
+    assert cached == fresh  # every model, license, GPU, artifact and origin, in order
+    assert list(cached.models) == list(fresh.models)
+
+
+def test_a_planted_pickle_never_runs(catalog_copy: Path, tmp_path: Path) -> None:
+    """Issue 17: the cache used to be a pickle; a planted one ran code on the next load."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):  # what an attacker's pickle does
+            return (marker.write_text, ("ran",))
+
+    key = cache.catalog_key(catalog_files(catalog_copy))
+    entries = Path(os.environ["SELECTOR_CACHE_DIR"]) / "catalog"
+    entries.mkdir(parents=True, exist_ok=True)
+    for name in (f"{key}.pickle", f"{key}.json"):
+        (entries / name).write_bytes(pickle.dumps(Payload()))
+    assert "gemma-3-270m" in load_catalog(base=catalog_copy).models
+    assert not marker.exists()
+
+
+def test_a_tampered_entry_is_validated_not_trusted(catalog_copy: Path) -> None:
+    import json
+
+    load_catalog(base=catalog_copy)
+    key = cache.catalog_key(catalog_files(catalog_copy))
+    entry = Path(os.environ["SELECTOR_CACHE_DIR"]) / "catalog" / f"{key}.json"
+    data = json.loads(entry.read_text(encoding="utf-8"))
+    data["catalog"]["model"][0]["layers"] = 10**12  # would size per-layer lists
+    entry.write_text(json.dumps(data), encoding="utf-8")
+    assert cache.load_cached(key) is None
+    assert load_catalog(base=catalog_copy).models == load_catalog(base=catalog_copy).models
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_an_entry_others_can_write_is_ignored(catalog_copy: Path) -> None:
+    load_catalog(base=catalog_copy)
+    key = cache.catalog_key(catalog_files(catalog_copy))
+    entry = Path(os.environ["SELECTOR_CACHE_DIR"]) / "catalog" / f"{key}.json"
+    entry.chmod(0o666)
+    assert cache.load_cached(key) is None
