@@ -7,6 +7,7 @@ from typing import Any
 
 from selector.catalog.loader import Catalog
 from selector.catalog.schema import License, ModelEntry
+from selector.textsafe import clean, rich_text
 
 
 def catalog_row(model: ModelEntry, lic: License) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def format_catalog_table(rows: list[dict[str, Any]], *, color: bool = False) -> 
         params = f"{r['params_b']:g}B"
         if r["active_params_b"] != r["params_b"]:
             params += f"/{r['active_params_b']:g}B"
-        table.add_row(
+        cells = (
             r["id"],
             r["organization"],
             r["origin_country"],
@@ -64,6 +65,7 @@ def format_catalog_table(rows: list[dict[str, Any]], *, color: bool = False) -> 
             f"{r['context_tokens']:,}",
             r["license"],
         )
+        table.add_row(*(rich_text(cell) for cell in cells))  # catalog text is never markup
     console.print(table)
     return buf.getvalue()
 
@@ -94,4 +96,5 @@ def format_model_detail(model: ModelEntry, lic: License) -> str:
         lines.append(f"    - {clause.kind.value}{threshold}: {clause.detail}")
     lines.append("  sources:")
     lines += [f"    - {s}" for s in model.sources]
-    return "\n".join(lines) + "\n"
+    # a user's catalog file may hold ESC sequences: shown as escapes, never sent to the terminal
+    return "\n".join(clean(line) for line in lines) + "\n"

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from selector.report.schema import Report
+from selector.textsafe import md, md_code
+
+# Every string below that selector did not write (names, reasons, answers, paths, catalog
+# text) passes through md() (Markdown and HTML escaped, one line, controls made visible),
+# md_code() inside backticks, or _url(): nothing from outside is ever Markdown or HTML.
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md(text)
+
+
+def _url(url: str) -> str:
+    """A URL as an autolink (nothing inside <...> is Markdown); escaped text if it cannot be."""
+    text = str(url)
+    if any(c in text for c in " <>\n\r\t\\`") or not text.startswith(("http://", "https://")):
+        return md(text)
+    return f"<{text}>"
 
 
 def format_markdown(report: Report) -> str:
@@ -14,10 +27,10 @@ def format_markdown(report: Report) -> str:
     out: list[str] = []
     req = report.requirements
     hw = report.hardware
-    name = req.get("use_case", {}).get("name") or "deployment"
+    name = md(req.get("use_case", {}).get("name") or "deployment")
     out.append(f"# Model selection checklist: {name}\n")
     out.append(f"Generated {report.generated_at} by selector {report.selector_version}.\n")
-    gpus = ", ".join(f"{g.count}x {g.model} ({g.vram_gb:g} GB)" for g in hw.gpus) or "no GPU"
+    gpus = ", ".join(f"{g.count}x {md(g.model)} ({g.vram_gb:g} GB)" for g in hw.gpus) or "no GPU"
     out.append(f"Hardware ({hw.source}): {gpus}; {hw.ram_gb:g} GB RAM.\n")
     if not report.candidates:
         out.append("**No candidate survives the requirements.** See the exclusions below.\n")
@@ -27,37 +40,47 @@ def format_markdown(report: Report) -> str:
         out.append("|---|---|---|---|---|---|---|---|")
         for c in report.candidates:
             out.append(
-                f"| {c.rank} | {c.id} | {c.params_b:g}B | {c.license} | {c.origin_country} | "
-                f"{c.fit.placement} | {c.fit.memory_gb:.1f} GB | {c.score:.3f} |"
+                f"| {c.rank} | {md(c.id)} | {c.params_b:g}B | {md(c.license)} | "
+                f"{md(c.origin_country)} | {md(c.fit.placement)} | {c.fit.memory_gb:.1f} GB | "
+                f"{c.score:.3f} |"
             )
         out.append("")
     for c in report.candidates:
-        out.append(f"## {c.rank}. {c.name} (`{c.id}`)\n")
-        out.append(f"- Organization: {c.organization} ({c.origin_country}); family `{c.family}`")
+        out.append(f"## {c.rank}. {md(c.name)} (`{md_code(c.id)}`)\n")
+        out.append(
+            f"- Organization: {md(c.organization)} ({md(c.origin_country)}); "
+            f"family `{md_code(c.family)}`"
+        )
         out.append(
             f"- Size: {c.params_b:g}B total, {c.active_params_b:g}B active; "
             f"context {c.context_tokens:,} tokens"
         )
         lic = c.license_terms
-        out.append(f"- [ ] License review: {lic.name} ({lic.spdx or 'no SPDX id'}) — {lic.url}")
+        out.append(
+            f"- [ ] License review: {md(lic.name)} ({md(lic.spdx or 'no SPDX id')}) — "
+            f"{_url(lic.url)}"
+        )
         out.append(f"  - commercial use: {'permitted' if lic.commercial_use else 'NOT permitted'}")
         for clause in lic.clauses:
-            threshold = f" (threshold: {clause['threshold']})" if clause.get("threshold") else ""
-            out.append(f"  - [ ] {clause['kind']}{threshold}: {_md_escape(clause['detail'])}")
+            threshold = (
+                f" (threshold: {md(clause['threshold'])})" if clause.get("threshold") else ""
+            )
+            out.append(f"  - [ ] {md(clause['kind'])}{threshold}: {md(clause['detail'])}")
         f = c.fit
-        gpus_line = ", ".join(f"{g.count}x {g.model}" for g in hw.gpus) or "CPU only"
+        gpus_line = ", ".join(f"{g.count}x {md(g.model)}" for g in hw.gpus) or "CPU only"
         out.append(
-            f"- [ ] Hardware to buy or reserve: {gpus_line}; placement **{f.placement}**, "
-            f"{f.memory_gb:.1f} GB at {f.quantization} ({f.basis}); disk {c.disk_gb:.1f} GB"
+            f"- [ ] Hardware to buy or reserve: {gpus_line}; placement **{md(f.placement)}**, "
+            f"{f.memory_gb:.1f} GB at {md(f.quantization)} ({md(f.basis)}); "
+            f"disk {c.disk_gb:.1f} GB"
         )
         if f.estimated_decode_tokens_per_s:
             out.append(
                 f"  - decode estimate ~{f.estimated_decode_tokens_per_s:.0f} tokens/s: "
-                f"{f.speed_basis}"
+                f"{md(f.speed_basis)}"
             )
         s = c.smoke
         if s.status.value == "skipped":
-            out.append(f"- [ ] Smoke evidence: none — {s.reason}")
+            out.append(f"- [ ] Smoke evidence: none — {md(s.reason)}")
         else:
             out.append(
                 f"- [ ] Smoke evidence: {s.status.value}, "
@@ -70,7 +93,7 @@ def format_markdown(report: Report) -> str:
                     if c.smoke_prediction is not None
                     else ""
                 )
-                + f"; sha256 `{s.model_sha256[:16]}…` ({s.backend})"
+                + f"; sha256 `{md_code(s.model_sha256[:16])}…` ({md(s.backend)})"
             )
         b = c.score_breakdown
         out.append(
@@ -82,20 +105,22 @@ def format_markdown(report: Report) -> str:
         )
         if c.risks:
             out.append("- Open risks:")
-            out += [f"  - {_md_escape(r)}" for r in c.risks]
-        out.append("- Sources: " + ", ".join(c.sources))
+            out += [f"  - {md(r)}" for r in c.risks]
+        out.append("- Sources: " + ", ".join(_url(u) for u in c.sources))
         out.append("")
     if report.excluded:
         out.append("## Why the other models were excluded\n")
         out.append("| model | params | license | reasons |")
         out.append("|---|---|---|---|")
         for e in report.excluded:
-            reasons = "; ".join(f"**{r.code.value}**: {_md_escape(r.message)}" for r in e.reasons)
-            out.append(f"| {e.id} | {e.params_b:g}B | {e.license} | {reasons} |")
+            reasons = "; ".join(f"**{md(r.code.value)}**: {md(r.message)}" for r in e.reasons)
+            out.append(f"| {md(e.id)} | {e.params_b:g}B | {md(e.license)} | {reasons} |")
         out.append("")
     if report.notes or report.unmatched_files:
         out.append("## Notes\n")
-        out += [f"- {_md_escape(n)}" for n in report.notes]
-        out += [f"- unmatched GGUF file {u.path}: {u.reason}" for u in report.unmatched_files]
+        out += [f"- {md(n)}" for n in report.notes]
+        out += [
+            f"- unmatched GGUF file {md(u.path)}: {md(u.reason)}" for u in report.unmatched_files
+        ]
         out.append("")
     return "\n".join(out)
