@@ -97,12 +97,13 @@ def read_regular_file(path: Path, error: type[Exception], limit: int = MAX_INPUT
         raise error(f"{path}: is a directory, expected a file") from None
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
-        mode = os.fstat(fd).st_mode
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
         if stat.S_ISDIR(mode):
             raise error(f"{path}: is a directory, expected a file")
-        if not stat.S_ISREG(mode):
-            raise error(f"{path}: is {file_kind(mode)}, not a regular file")
+        raise error(f"{path}: is {file_kind(mode)}, not a regular file")
+    with os.fdopen(fd, "rb") as fh:
         try:
             data = fh.read(limit + 1)
         except OSError as exc:
