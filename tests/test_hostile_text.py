@@ -232,3 +232,11 @@ def test_error_messages_show_file_names_with_controls_as_text(tmp_path: Path) ->
     assert result.exit_code == 2
     _check_rendered(result.stderr, "stderr")
     assert "\\x1b]0;title\\x07[bold]req.toml" in result.stderr
+
+
+def test_the_smoke_spinner_shows_a_hostile_name_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from selector.smoke.cli import SmokeFormat, _status
+
+    monkeypatch.setenv("FORCE_COLOR", "1")  # the spinner runs only on a terminal
+    with _status(SmokeFormat.TABLE, "smoke-testing [/x] " + ESC + "[2J model.gguf"):
+        pass  # Rich used to parse the name as markup here: MarkupError

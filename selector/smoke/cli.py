@@ -46,7 +46,9 @@ def smoke_command(
     n_ctx: Annotated[int, typer.Option("--n-ctx", min=64, help="Context size to load.")] = 2048,
     threads: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option("--threads", min=1, help="CPU threads (default: physical cores)."),
+        typer.Option(
+            "--threads", min=1, max=1 << 16, help="CPU threads (default: physical cores)."
+        ),
     ] = None,
     timeout: Annotated[
         float,
@@ -199,7 +201,9 @@ class _status:
 
     def __enter__(self) -> None:
         if self.console.is_terminal:
-            self._cm = self.console.status(self.text)
+            from selector.textsafe import rich_text
+
+            self._cm = self.console.status(rich_text(self.text))  # a path or name: not markup
             self._cm.__enter__()
 
     def __exit__(self, *exc: object) -> None:
