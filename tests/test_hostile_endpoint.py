@@ -314,3 +314,56 @@ def test_ctrl_c_ends_recommend_with_endpoints_within_a_second(tmp_path: Path) ->
         cmd = [sys.executable, "-m", "selector", "recommend", str(req), "--no-bundled-model"]
         took = _interrupt_after_first_request(cmd, server, env)
     assert took < 1.5, f"{took:.2f} s after SIGINT"
+
+
+def test_tls_connections_go_through_the_bounded_network_too(tmp_path: Path) -> None:
+    """https endpoints: the handshake and reads use the same sliced, deadline-bound socket."""
+    import http.server
+    import shutil
+    import ssl
+    import threading
+
+    import httpx
+
+    from selector.smoke.http_bounds import DeadlineNetwork, install
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate for a local TLS server")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=x"]
+    subprocess.run(
+        ["openssl", *args, "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            body = b'{"data": [{"id": "m"}]}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        network = DeadlineNetwork()
+        with httpx.Client(verify=False) as client:
+            assert install(client, network)
+            url = f"https://127.0.0.1:{server.server_address[1]}/v1/models"
+            assert client.get(url).json() == {"data": [{"id": "m"}]}
+            network.remaining = lambda: 0.0  # the deadline has passed: no more waiting
+            with pytest.raises(httpx.TimeoutException):
+                client.get(url)
+    finally:
+        server.shutdown()
+        server.server_close()
