@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from endpoint_fault_server import fault_server
 
+from selector.smoke.cancel import reset_cancel
 from selector.smoke.endpoint import EndpointBackend
-from selector.smoke.http_bounds import LineSplitter, reset_cancel
+from selector.smoke.http_bounds import LineSplitter
 from selector.smoke.interface import SmokeSettings, SmokeStatus
 from selector.smoke.openai_http import Deadline, EndpointError, HttpPolicy, OpenAIHttp
 

@@ -18,7 +18,7 @@ from gguf_factory import make_tiny_gguf
 from typer.testing import CliRunner
 
 from selector.cli import app
-from selector.smoke.http_bounds import reset_cancel
+from selector.smoke.cancel import reset_cancel
 from selector.textsafe import clean, markup, md, md_code, one_line
 
 runner = CliRunner()

@@ -18,13 +18,14 @@ import re
 import selectors
 import socket
 import ssl
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpcore
+
+from selector.smoke.cancel import cancellable_sleep, requests_cancelled
 
 if TYPE_CHECKING:
     import httpx
@@ -37,29 +38,9 @@ MODELS_BODY_LIMIT = 4 * 2**20  # decoded bytes of GET /models
 ERROR_BODY_LIMIT = 8 * 2**10  # decoded bytes read of an error answer: enough for its message
 LINE_LIMIT = 2**20  # characters of one SSE line (and of one event's data)
 
-_CANCEL = threading.Event()
 _IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN}
 _IN_PROGRESS |= {getattr(errno, "WSAEWOULDBLOCK", 0)}
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-
-
-def cancel_requests() -> None:
-    """Make every endpoint request in this process end now (Ctrl-C, shutdown)."""
-    _CANCEL.set()
-
-
-def reset_cancel() -> None:
-    """Allow requests again after `cancel_requests()` (tests, a long-lived process)."""
-    _CANCEL.clear()
-
-
-def requests_cancelled() -> bool:
-    return _CANCEL.is_set()
-
-
-def cancellable_sleep(seconds: float) -> None:
-    """time.sleep that returns early when requests are cancelled (the caller then checks)."""
-    _CANCEL.wait(max(seconds, 0.0))
 
 
 class BodyLimitError(Exception):
@@ -146,7 +127,7 @@ def _connect(sock: socket.socket, address: Any, end: float) -> None:
 
 def _slice(end: float, timeout: type[Exception]) -> float:
     """The next wait: at most SLICE_S, never past `end`; raises when cancelled or overdue."""
-    if _CANCEL.is_set():
+    if requests_cancelled():
         raise httpcore.ReadError("request cancelled (interrupted)")
     left = end - time.monotonic()
     if left <= 0:

@@ -16,16 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from selector.redact import REDACTED, display_url
 from selector.redact import redact as redact_text
+from selector.smoke.cancel import cancellable_sleep, requests_cancelled
 from selector.smoke.http_bounds import (
     ERROR_BODY_LIMIT,
     MODELS_BODY_LIMIT,
     BodyLimitError,
     DeadlineNetwork,
-    cancellable_sleep,
     install,
     iter_lines,
     read_body,
-    requests_cancelled,
 )
 from selector.smoke.sse import StreamedCompletion, StreamError, read_stream
 from selector.textsafe import one_line

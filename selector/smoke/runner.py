@@ -15,6 +15,7 @@ from typing import Any
 
 from selector import __version__
 from selector.smoke.cache import SmokeCache, cache_key
+from selector.smoke.cancel import cancel_requests, reset_cancel
 from selector.smoke.interface import SmokeBackend, SmokeResult, SmokeSettings, SmokeStatus
 from selector.smoke.probes import SUITE_VERSION
 
@@ -128,6 +129,7 @@ def run_many(
     parallel = [j for j in jobs if getattr(j.backend, "parallel_safe", False)]
     local = [j for j in jobs if not getattr(j.backend, "parallel_safe", False)]
     futures: dict[str, Future[SmokeResult]] = {}
+    reset_cancel()  # a new batch starts with requests allowed
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
     try:
         for job in parallel:
@@ -139,8 +141,6 @@ def run_many(
     except BaseException:
         # Ctrl-C (or a bug): end the endpoint requests in flight instead of waiting out
         # their timeouts, and leave without joining the workers; they stop within a second.
-        from selector.smoke.http_bounds import cancel_requests
-
         cancel_requests()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
