@@ -182,8 +182,8 @@ def _fold_choice(
             return bool(text) or not closing
         return False
     delta = choice.get("delta") or {}
-    if not isinstance(delta, dict):
-        raise StreamError(f"malformed delta in stream: {_short(json.dumps(delta), redact=redact)}")
+    if not isinstance(delta, dict):  # named by its type: a nested value may be huge or deep
+        raise StreamError(f"malformed delta in stream (a {type(delta).__name__}, not an object)")
     produced = False
     content = delta.get("content")
     if isinstance(content, str):
