@@ -20,7 +20,7 @@ import typer
 
 from selector import __version__
 from selector.errors import ExitCode, InputError, SelectorError
-from selector.paths import write_atomic
+from selector.paths import check_output, write_output_file
 from selector.report.formats import OutputFormat
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def stderr() -> Console:
     """Diagnostics and progress go to stderr; created on first use (rich.console is not free)."""
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, emoji=False)  # `:name:` in a file name is text, not an emoji
 
 
 def handles_errors(func: Callable[..., None]) -> Callable[..., None]:
@@ -59,8 +59,13 @@ def handles_errors(func: Callable[..., None]) -> Callable[..., None]:
         try:
             func(*args, **kwargs)
         except SelectorError as exc:
+            from selector.textsafe import clean
+
+            # file names and values in messages come from outside: controls made visible
             for line in str(exc).splitlines() or [type(exc).__name__]:
-                stderr().print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+                stderr().print(
+                    f"error: {clean(line)}", markup=False, highlight=False, soft_wrap=True
+                )
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -99,14 +104,11 @@ CatalogOption = Annotated[
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Print to stdout, or write `output` atomically so no half-written report is ever left."""
+    """Print to stdout, or write `output` (atomically for a file; see write_output_file)."""
     if output is None:
         sys.stdout.write(text)
         return
-    directory = output.resolve().parent
-    if not directory.is_dir():
-        raise InputError(f"--output {output}: directory {directory} does not exist")
-    write_atomic(output, text)
+    write_output_file(output, text)
 
 
 def _load_catalog(extra: list[Path] | None, replace: bool = False) -> Catalog:
@@ -125,7 +127,13 @@ def recommend(
         OutputFormat.TABLE
     ),
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report here.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the report here (atomically; an existing file keeps its permissions; "
+            "a device or FIFO is written through).",
+        ),
     ] = None,
     no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip smoke tests.")] = False,
     catalog: CatalogOption = None,
@@ -166,10 +174,16 @@ def recommend(
         from selector.report.html import require_charting
 
         require_charting()  # before the run, not after its smoke tests
+    if output is not None:
+        check_output(output)  # before the run, not after it
     cat = _load_catalog(catalog, replace_catalog)
     req = load_requirements(requirements, cat)
-    if models_dir is not None and not models_dir.is_dir():
-        raise InputError(f"--models-dir {models_dir}: not a directory")
+    if models_dir is not None:
+        from selector.paths import expand_user
+
+        models_dir = expand_user(models_dir, "--models-dir")
+        if not models_dir.is_dir():
+            raise InputError(f"--models-dir {models_dir}: not a directory")
     hw = resolve_hardware(req.hardware, cat)
     plan = SmokePlan(
         enabled=req.smoke.enabled and not no_smoke,
@@ -198,9 +212,11 @@ def _smoke_progress(plan: SmokePlan) -> Progress:
     """A Rich progress display on stderr fed by the smoke stage's callbacks."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from selector.textsafe import one_line
+
     progress = Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # reasons come from servers
         TimeElapsedColumn(),
         console=stderr(),
         transient=False,
@@ -208,7 +224,7 @@ def _smoke_progress(plan: SmokePlan) -> Progress:
     tasks: dict[str, TaskID] = {}
 
     def on_start(model_id: str, backend: str) -> None:
-        tasks[model_id] = progress.add_task(f"smoke {model_id} ({backend})", total=1)
+        tasks[model_id] = progress.add_task(one_line(f"smoke {model_id} ({backend})"), total=1)
 
     def on_done(model_id: str, result: SmokeResult) -> None:
         task = tasks.get(model_id)
@@ -220,6 +236,7 @@ def _smoke_progress(plan: SmokePlan) -> Progress:
             label += f" ({result.reason})"
         if result.cached:
             label += " [cached]"
+        label = one_line(label, 300)
         if task is None:
             tasks[model_id] = progress.add_task(label, total=1, completed=1)
         else:
@@ -244,20 +261,22 @@ def hardware(
         return
     from rich.console import Console
 
+    from selector.textsafe import rich_text
+
     out = Console()
-    out.print(
-        f"CPU: {profile.cpu_model} ({profile.cpu_cores} cores, {profile.cpu_threads} threads)"
-    )
-    out.print(f"RAM: {profile.ram_gb:g} GB total, {profile.ram_available_gb:g} GB available")
+
+    def say(text: str) -> None:  # CPU and GPU names come from /proc and nvidia-smi: data
+        out.print(rich_text(text), highlight=False)
+
+    say(f"CPU: {profile.cpu_model} ({profile.cpu_cores} cores, {profile.cpu_threads} threads)")
+    say(f"RAM: {profile.ram_gb:g} GB total, {profile.ram_available_gb:g} GB available")
     if not profile.gpus:
-        out.print("GPU: none found — models run on the CPU from system RAM", markup=False)
+        say("GPU: none found — models run on the CPU from system RAM")
     for g in profile.gpus:
         bw = f", {g.bandwidth_gb_s:g} GB/s" if g.bandwidth_gb_s else ""
-        out.print(
-            f"GPU: {g.count}x {g.model}, {g.vram_gb:g} GB VRAM ({g.free_vram_gb} GB free){bw}"
-        )
+        say(f"GPU: {g.count}x {g.model}, {g.vram_gb:g} GB VRAM ({g.free_vram_gb} GB free){bw}")
     for note in profile.notes:
-        out.print(f"Note: {note}", markup=False)
+        say(f"Note: {note}")
 
 
 @app.command()
@@ -384,10 +403,12 @@ def catalog_validate(
     from selector.catalog.checks import validate_catalog
 
     result = validate_catalog([path] if path else None, include_builtin=True)
+    from selector.textsafe import clean
+
     for problem in result.problems:
-        stderr().print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
+        stderr().print(f"error: {clean(problem)}", markup=False, highlight=False, soft_wrap=True)
     for note in result.notes if verbose or path else []:
-        stderr().print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+        stderr().print(f"note: {clean(note)}", markup=False, highlight=False, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(ExitCode.BAD_INPUT)
     typer.echo(result.summary())

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from selector.errors import RequirementsError
+from selector.redact import base_url_problem, env_name_problem
 from selector.tomlio import describe_validation_error, did_you_mean, locate, read_toml
 from selector.vocab import ISO_COUNTRIES, Capability, Clause
 
@@ -16,8 +17,25 @@ DEFAULT_QUANTIZATION = "auto"
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_TARGET_PARAMS_B = 30.0
 
-PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 PositiveInt = Annotated[int, Field(gt=0)]
+# Upper bounds: far above any real deployment, low enough that no figure overflows or sizes an
+# allocation from a typo (`ram_gb = 1e308`, `timeout_s = inf`).
+MAX_GB = 1e7  # 10 PB of memory or disk
+MAX_RATE = 1e7  # GB/s, tokens/s
+MAX_PARAMS_B = 1e5  # 100T parameters
+MAX_CONTEXT = 1 << 28
+MAX_COUNT = 1 << 16  # GPUs, threads, concurrent endpoints
+MAX_TIMEOUT_S = 7 * 86400.0
+MAX_WEIGHT = 1000.0
+MAX_PRICE = 1e7  # per GPU-hour, any currency
+GB = Annotated[float, Field(gt=0, le=MAX_GB, allow_inf_nan=False)]
+Rate = Annotated[float, Field(gt=0, le=MAX_RATE, allow_inf_nan=False)]
+ParamsB = Annotated[float, Field(gt=0, le=MAX_PARAMS_B, allow_inf_nan=False)]
+Count = Annotated[int, Field(gt=0, le=MAX_COUNT)]
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False)]
+Tokens = Annotated[int, Field(gt=0, le=MAX_CONTEXT)]
 
 
 class _Section(BaseModel):
@@ -27,10 +45,12 @@ class _Section(BaseModel):
 class UseCase(_Section):
     name: str = ""
     needs: list[Capability] = Field(default_factory=list, description="capabilities required")
-    context_tokens: PositiveInt = Field(
-        DEFAULT_CONTEXT_TOKENS, description="context the deployment must hold (fit is sized for it)"
+    context_tokens: Tokens = Field(
+        DEFAULT_CONTEXT_TOKENS,
+        le=MAX_CONTEXT,
+        description="context the deployment must hold (fit is sized for it)",
     )
-    concurrent_sessions: PositiveInt = Field(
+    concurrent_sessions: Count = Field(
         1, description="sessions served at once, each holding context_tokens (the load)"
     )
 
@@ -80,10 +100,10 @@ def country_code_for(name: str) -> str | None:
 
 class GPURequirement(_Section):
     model: str | None = Field(None, description="a GPU of the catalog's GPU table")
-    vram_gb: PositiveFloat | None = Field(None, description="instead of or besides `model`")
-    count: PositiveInt = 1
-    bandwidth_gb_s: PositiveFloat | None = None
-    cost_per_hour: PositiveFloat | None = Field(
+    vram_gb: GB | None = Field(None, description="instead of or besides `model`")
+    count: Count = 1
+    bandwidth_gb_s: Rate | None = None
+    cost_per_hour: Price | None = Field(
         None, description="the team's own price of one such GPU per hour (any currency)"
     )
 
@@ -98,14 +118,14 @@ class HardwareSpec(_Section):
     detect: bool = Field(False, description="use this machine's hardware")
     cpu_only: bool = False
     gpus: list[GPURequirement] = Field(default_factory=list)
-    ram_gb: PositiveFloat | None = None
-    ram_bandwidth_gb_s: PositiveFloat | None = Field(
+    ram_gb: GB | None = None
+    ram_bandwidth_gb_s: Rate | None = Field(
         None, description="system memory bandwidth for CPU decode estimates"
     )
     allow_offload: bool = Field(
         False, description="accept models that fit only by offloading layers to CPU RAM"
     )
-    cpu_cores: PositiveInt | None = Field(
+    cpu_cores: Count | None = Field(
         None, description="physical CPU cores for CPU estimates (default: 4, or this machine's)"
     )
 
@@ -128,23 +148,29 @@ class HardwareSpec(_Section):
 
 
 class LatencyTargets(_Section):
-    min_decode_tokens_per_s: PositiveFloat | None = None
-    max_time_to_first_token_ms: PositiveFloat | None = None
-    prompt_tokens: PositiveInt = Field(
+    min_decode_tokens_per_s: Rate | None = None
+    max_time_to_first_token_ms: (
+        Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S * 1000, allow_inf_nan=False)] | None
+    ) = None
+    prompt_tokens: Annotated[int, Field(gt=0, le=MAX_CONTEXT)] = Field(
         DEFAULT_PROMPT_TOKENS, description="prompt length the time-to-first-token check assumes"
     )
 
 
 class SizeBudget(_Section):
-    max_params_b: PositiveFloat | None = Field(None, description="total parameters, billions")
-    max_disk_gb: PositiveFloat | None = None
+    max_params_b: ParamsB | None = Field(None, description="total parameters, billions")
+    max_disk_gb: GB | None = None
     quantization: str = Field(
         DEFAULT_QUANTIZATION,
         description="auto (best that fits, per model), a GGUF preset (Q4_K_M) or a serving "
         "precision (BF16, FP8, AWQ-INT4, GPTQ-INT4, MXFP4, NVFP4)",
     )
-    target_params_b: PositiveFloat = Field(
-        DEFAULT_TARGET_PARAMS_B, description="centre of the size preference"
+    target_params_b: float = Field(
+        DEFAULT_TARGET_PARAMS_B,
+        ge=0.01,
+        le=MAX_PARAMS_B,
+        allow_inf_nan=False,
+        description="centre of the size preference",
     )
 
     @field_validator("quantization")
@@ -166,10 +192,10 @@ class DeploymentSpec(_Section):
         description="auto: vLLM on data-center/workstation GPUs, llama.cpp on CPU, Apple and a "
         "single consumer GPU",
     )
-    tensor_parallel: PositiveInt | None = Field(
+    tensor_parallel: Count | None = Field(
         None, description="GPUs one replica spans (default: the fewest that hold the load)"
     )
-    pipeline_parallel: PositiveInt | None = Field(
+    pipeline_parallel: Count | None = Field(
         None, description="pipeline stages (default: 1 unless tensor parallelism cannot hold it)"
     )
     gpu_memory_utilization: float | None = Field(
@@ -187,43 +213,74 @@ class DeploymentSpec(_Section):
 class EndpointSpec(_Section):
     model_id: str = Field(description="catalog id of the model the server serves")
     base_url: str = Field(
-        pattern=r"^https?://", description="OpenAI-compatible base URL, e.g. .../v1"
+        json_schema_extra={"pattern": r"^https?://"},
+        description="OpenAI-compatible base URL, e.g. .../v1; no credentials, no query",
     )
     served_model: str = Field(description="model name the server expects")
     api_key_env: str | None = Field(
         None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        description="environment variable holding the key",
+        json_schema_extra={"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        description="NAME of the environment variable holding the key (never the key)",
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _safe_url(cls, value: str) -> str:
+        # refused here, at load time: a URL with a key in it would be printed in the report
+        problem = base_url_problem(value)
+        if problem:
+            raise ValueError(f"base URL {problem}")
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        problem = env_name_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"api_key_env {problem}")
+        return value
 
 
 class SmokeOptions(_Section):
     enabled: bool = True
     models_dir: Path | None = None
-    timeout_s: PositiveFloat = 120
+    timeout_s: float = Field(120, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
     n_ctx: PositiveInt = 2048
-    threads: PositiveInt | None = None
-    concurrency: PositiveInt = Field(4, description="endpoints probed at once")
+    threads: Count | None = None
+    concurrency: Count = Field(4, description="endpoints probed at once")
     endpoints: list[EndpointSpec] = Field(default_factory=list)
 
     @field_validator("models_dir")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
-        return value.expanduser() if value is not None else None
+        try:
+            return value.expanduser() if value is not None else None
+        except RuntimeError:  # ~nosuchuser
+            raise ValueError(f"cannot expand '~' in {str(value)!r}: no such user") from None
 
 
 class RankingWeights(_Section):
-    quality: float = Field(0.35, ge=0)
-    size_preference: float = Field(0.25, ge=0)
-    license: float = Field(0.15, ge=0)
-    tooling: float = Field(0.15, ge=0)
-    smoke: float = Field(0.10, ge=0)
+    quality: Weight = 0.35
+    size_preference: Weight = 0.25
+    license: Weight = 0.15
+    tooling: Weight = 0.15
+    smoke: Weight = 0.10
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> RankingWeights:
+        if not any(self.model_dump().values()):
+            raise ValueError("every weight is 0, so every score would be 0: give one above 0")
+        return self
 
 
 class RankingOptions(_Section):
     weights: RankingWeights = Field(default_factory=RankingWeights)
-    size_width: PositiveFloat = Field(
-        1.24, description="σ of the log-normal size preference; 1.24 halves the score at 7B"
+    size_width: float = Field(
+        1.24,
+        ge=0.05,
+        le=100,
+        allow_inf_nan=False,
+        description="σ of the log-normal size preference; 1.24 halves the score at 7B",
     )
 
 

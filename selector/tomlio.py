@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,15 +18,15 @@ _AT_LINE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
 def read_toml(path: Path, error: type[Exception]) -> tuple[dict[str, Any], str]:
-    """Parse `path`; syntax errors and duplicate keys become `error("file:line:col: what")`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise error(f"{path}: is a directory, expected a TOML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read: {exc}") from None
+    """Parse `path`; syntax errors and duplicate keys become `error("file:line:col: what")`.
+
+    Only a regular file of at most 16 MiB is read (a FIFO or /dev/zero is refused at once);
+    a byte-order mark or UTF-16 gets a hint; nesting too deep for the parser is an error.
+    """
+    from selector.paths import read_regular_file
+
+    data = read_regular_file(path, error)
+    text = decode_text(path, data, error)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -36,6 +37,29 @@ def read_toml(path: Path, error: type[Exception]) -> tuple[dict[str, Any], str]:
             what = msg[: match.start()]
             raise error(f"{path}:{line}:{col}: TOML syntax error: {what}") from None
         raise error(f"{path}: TOML syntax error: {msg}") from None
+    except RecursionError:
+        raise error(
+            f"{path}: TOML syntax error: arrays or inline tables nested too deep to read"
+        ) from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise error(f"{path}: TOML value selector cannot read: {str(exc).split(':')[0]}") from None
+
+
+def decode_text(path: Path, data: bytes, error: type[Exception]) -> str:
+    """UTF-8 text of `data`; a byte-order mark or another encoding is named, with a hint."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise error(
+            f"{path}:1:1: the file starts with a UTF-8 byte-order mark (BOM), which TOML does "
+            "not allow; save it as UTF-8 without BOM"
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise error(f"{path}:1:1: the file is UTF-16; save it as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(f"{path}:{line}:{col}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
 
 
 def _split_key(text: str) -> tuple[str, ...]:
@@ -137,8 +161,20 @@ def locate(text: str, loc: Sequence[int | str]) -> int | None:
     Understands `[table]`, `[[array]]` headers (counting array entries) and `key = value`
     lines; the longest prefix of `loc` that is written out wins, so a missing key points at
     its table and an inline-table error at its key. Lines inside multi-line strings and
-    multi-line arrays are values, not keys (see `_Scanner`).
+    multi-line arrays are values, not keys (see `_Scanner`). The text is indexed once (and the
+    index kept for the texts last asked about), so locating N problems costs one scan, not N.
     """
+    places = _line_index(text)
+    path = tuple(loc)
+    for size in range(len(path), 0, -1):
+        if path[:size] in places:
+            return places[path[:size]]
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def _line_index(text: str) -> dict[tuple[int | str, ...], int]:
+    """Every key path written out in `text`, with the line it first appears on."""
     places: dict[tuple[int | str, ...], int] = {}
     counts: dict[tuple[str, ...], int] = {}
     current: tuple[int | str, ...] = ()
@@ -167,11 +203,7 @@ def locate(text: str, loc: Sequence[int | str]) -> int | None:
         elif "=" in line:
             key = _split_key(head)
             places.setdefault((*current, *key), number)
-    path = tuple(loc)
-    for size in range(len(path), 0, -1):
-        if path[:size] in places:
-            return places[path[:size]]
-    return None
+    return places
 
 
 def _squash(text: str) -> str:
@@ -234,6 +266,26 @@ def _field_names(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
+# Keys whose values are never repeated in a message: they may hold a secret by mistake.
+_SECRET_KEYS = frozenset({"api_key_env", "base_url", "api_key", "token", "password"})
+
+
+def _echo(value: str | int | float | bool, loc: Sequence[int | str]) -> str:
+    """`, got <value>` for a message; never a value that may be a secret, never a huge one."""
+    from selector.redact import looks_like_secret
+
+    if isinstance(value, str):
+        if loc and loc[-1] in _SECRET_KEYS:
+            return ""  # the check of that key says what is wrong without the value
+        if looks_like_secret(value):
+            return " (the value is not shown: it may be a secret)"
+        if len(value) > 80:
+            value = value[:79] + "…"
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f", got a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return f", got {value!r}"
+
+
 def describe_validation_error(
     exc: ValidationError, path: Path, text: str, model: type[BaseModel]
 ) -> list[str]:
@@ -253,7 +305,8 @@ def describe_validation_error(
         if err["type"] not in ("extra_forbidden", "missing") and isinstance(
             value, (str, int, float, bool)
         ):
-            msg += f", got {value!r}"
+            if repr(value) not in msg:
+                msg += _echo(value, loc)
             if err["type"] in ("enum", "literal_error") and isinstance(value, str):
                 expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
                 msg += did_you_mean(value, expected, VALUE_ALIASES)

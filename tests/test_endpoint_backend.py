@@ -228,8 +228,10 @@ def test_unset_key_variable_is_a_per_candidate_error(monkeypatch: pytest.MonkeyP
     [
         ({"base_url": "gpu-box:8000/v1"}, "is not an http(s) URL"),
         ({"base_url": "http://user:pw@gpu-box/v1"}, "must not carry credentials"),
-        ({"base_url": "http://gpu-box/v1?key=abc"}, "must not carry credentials"),
+        ({"base_url": "http://gpu-box/v1?key=abc"}, "must not carry a query string"),
+        ({"base_url": "http://["}, "is not a valid URL"),
         ({"api_key_env": "sk-live-123"}, "NAME of an environment variable"),
+        ({"api_key_env": "sk1234567890abcdefABCDEF"}, "looks like an API key"),
         ({"model": " "}, "model name is empty"),
     ],
 )
@@ -238,6 +240,7 @@ def test_bad_configuration_is_input_error(kwargs: dict, message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)) as info:
         EndpointBackend(args.pop("base_url"), args.pop("model"), **args)
     assert "sk-live-123" not in str(info.value)
+    assert "sk1234567890" not in str(info.value)
     assert "pw@" not in str(info.value)
 
 

@@ -14,6 +14,7 @@ from selector.fit.placement import GPU_HEADROOM_FRACTION, GPU_HEADROOM_GIB
 from selector.report.decision import minimum_hardware
 from selector.report.markdown import format_markdown
 from selector.report.schema import Report
+from selector.textsafe import md as md_escape
 
 runner = CliRunner()
 
@@ -137,7 +138,7 @@ def test_near_misses_are_narrow_estimate_only_exclusions_with_their_assumption(
     miss = next(n for n in report.near_misses if n.id == "llama-3.1-8b")
     speed = next(e for e in report.excluded if e.id == "llama-3.1-8b").reasons[0].message
     assert speed.startswith("estimated decode ") and speed.split()[2] in llama
-    assert miss.assumptions[0].replace("|", "\\|") in llama
+    assert md_escape(miss.assumptions[0]) in llama  # escaped as every outside text is
 
 
 def test_license_text_version_and_whether_clauses_were_verified(report: Report) -> None:

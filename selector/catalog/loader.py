@@ -45,11 +45,14 @@ class Problem:
     file: Path | None
     line: int | None
     message: str
+    column: int | None = None
 
     def __str__(self) -> str:
         if self.file is None:
             return self.message
         where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        if self.line and self.column:
+            where += f":{self.column}"
         return f"{where}: {self.message}"
 
 
@@ -130,6 +133,11 @@ def catalog_files(path: Path) -> list[Path]:
         return [path]
     if path.is_dir():
         return sorted(p for p in path.rglob("*.toml") if p.is_file())
+    if path.exists():  # a FIFO or a device: named as what it is, never read
+        from selector.paths import file_kind
+
+        kind = file_kind(path.stat().st_mode)
+        raise CatalogError(f"{path}: is {kind}, not a catalog file or directory")
     raise CatalogError(f"{path}: no such catalog file or directory")
 
 
@@ -140,13 +148,17 @@ def _problems_from_lines(path: Path, lines: Iterable[str]) -> list[Problem]:
     for text in lines:
         rest = text[len(prefix) :] if text.startswith(prefix) else text
         line: int | None = None
+        column: int | None = None
         if rest.startswith(":"):
             number, _, after = rest[1:].partition(":")
             if number.isdigit():
                 line, rest = int(number), after
+                col, _, after = rest.partition(":")  # `file:line:col: what` from tomlio
+                if col.isdigit():
+                    column, rest = int(col), after
             else:
                 rest = rest[1:]
-        problems.append(Problem(path, line, rest.strip()))
+        problems.append(Problem(path, line, rest.strip(), column))
     return problems
 
 
@@ -244,8 +256,8 @@ def parse_paths(paths: Sequence[Path]) -> tuple[list[ParsedFile], list[Problem]]
     for root in paths:
         try:
             names = catalog_files(root)
-        except CatalogError:
-            problems.append(Problem(root, None, "no such catalog file or directory"))
+        except CatalogError as exc:
+            problems.append(Problem(root, None, str(exc).removeprefix(f"{root}: ")))
             continue
         files += [parse_catalog_file(name) for name in names]
     return files, problems
@@ -269,7 +281,7 @@ def load_catalog(
         key = None  # a missing path: let the parse below report it
     cached = cache.load_cached(key) if key else None
     if cached is not None:
-        return dataclasses.replace(cached, roots=tuple(roots))
+        return cached
     files, problems = parse_paths(roots)
     for parsed in files:
         problems += parsed.problems
@@ -277,9 +289,10 @@ def load_catalog(
     problems += assembly + consistency_problems(files, cat)
     if problems:
         raise CatalogError("\n".join(str(p) for p in problems))
+    cat = dataclasses.replace(cat, roots=tuple(roots))
     if key:
         cache.store(key, cat)
-    return dataclasses.replace(cat, roots=tuple(roots))
+    return cat
 
 
 def build_catalog(parsed: Iterable[tuple[Path, CatalogFile]]) -> Catalog:

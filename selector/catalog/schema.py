@@ -21,8 +21,15 @@ from selector.vocab import (
 )
 
 CatalogId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
-Positive = Annotated[float, Field(gt=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
+# Upper bounds far above any real model or GPU, low enough that nothing sized from a catalog
+# number (per-layer lists, KV figures) can exhaust memory or overflow: `layers = 10**12` is a
+# validation problem, not an allocation.
+MAX_LAYERS = 10_000
+MAX_DIMENSION = 1 << 28  # heads, widths, vocabulary, context tokens, experts
+MAX_PARAMS_B = 1e5  # 100T parameters
+Positive = Annotated[float, Field(gt=0, le=MAX_PARAMS_B, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(gt=0, le=MAX_DIMENSION)]
+LayerCount = Annotated[int, Field(gt=0, le=MAX_LAYERS)]
 
 
 class _Strict(BaseModel):
@@ -61,11 +68,11 @@ class Attention(_Strict):
     heads: PositiveInt
     kv_heads: PositiveInt
     head_dim: PositiveInt
-    global_layers: PositiveInt | None = Field(
+    global_layers: LayerCount | None = Field(
         None, description="layers with a full-context KV cache; default: all layers"
     )
     sliding_window: PositiveInt | None = None
-    sliding_layers: int = Field(0, ge=0)
+    sliding_layers: int = Field(0, ge=0, le=MAX_LAYERS)
     sliding_kv_heads: PositiveInt | None = Field(None, description="default: kv_heads")
     sliding_head_dim: PositiveInt | None = Field(None, description="default: head_dim")
     shared_kv: bool = Field(False, description="K and V are one tensor on global layers (Gemma 4)")
@@ -90,7 +97,7 @@ class Attention(_Strict):
 class MoE(_Strict):
     experts: PositiveInt
     experts_per_token: PositiveInt
-    shared_experts: int = Field(0, ge=0)
+    shared_experts: int = Field(0, ge=0, le=MAX_DIMENSION)
 
     @model_validator(mode="after")
     def _routed_within(self) -> MoE:
@@ -113,7 +120,7 @@ class Benchmark(_Strict):
     """
 
     name: str
-    score: float
+    score: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False)
     setting: str = ""
     source: HttpUrl
     vendor_reported: bool = True
@@ -161,7 +168,7 @@ class ModelEntry(_Strict):
     params_b: Positive = Field(description="total parameters, billions")
     active_params_b: Positive | None = Field(None, description="MoE: parameters used per token")
     architecture: Architecture
-    layers: PositiveInt
+    layers: LayerCount
     hidden_size: PositiveInt | None = None
     vocab_size: PositiveInt | None = None
     attention: Attention
@@ -268,11 +275,13 @@ class GPU(_Strict):
     aliases: list[str] = Field(default_factory=list)
     vendor: str
     segment: str = Field(pattern=r"^(datacenter|workstation|consumer|apple)$")
-    vram_gb: Positive
-    bandwidth_gb_s: Positive
-    fp16_tflops: Positive | None = Field(None, description="dense FP16/BF16 tensor throughput")
+    vram_gb: float = Field(gt=0, le=1e5, allow_inf_nan=False)
+    bandwidth_gb_s: float = Field(gt=0, le=1e7, allow_inf_nan=False)
+    fp16_tflops: float | None = Field(
+        None, gt=0, le=1e7, allow_inf_nan=False, description="dense FP16/BF16 tensor throughput"
+    )
     unified_memory: bool = False
-    release_year: int | None = None
+    release_year: int | None = Field(None, ge=1990, le=2100)
     sources: list[HttpUrl] = Field(min_length=1)
 
 
@@ -287,7 +296,7 @@ class ArtifactFile(_Strict):
     """One file of an artifact (a split GGUF has several shards, listed in order)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._/-]*$", description="path in the repo")
-    size_bytes: PositiveInt | None = None
+    size_bytes: int | None = Field(None, gt=0, le=1 << 50)
     sha256: Sha256 | None = Field(None, description="the LFS object id, from a primary source")
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ from typing import Any
 
 from selector.catalog.loader import Catalog
 from selector.catalog.schema import GPU, Benchmark, License, ModelEntry
+from selector.textsafe import clean, rich_text
 
 
 def catalog_row(model: ModelEntry, lic: License) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def format_catalog_table(
         params = f"{r['params_b']:g}B"
         if r["active_params_b"] != r["params_b"]:
             params += f"/{r['active_params_b']:g}B"
-        table.add_row(
+        cells = (
             r["id"],
             r["organization"],
             r["origin_country"],
@@ -86,6 +87,7 @@ def format_catalog_table(
             f"{r['context_tokens']:,}",
             r["license"],
         )
+        table.add_row(*(rich_text(cell) for cell in cells))  # catalog text is never markup
     console.print(table)
     return buf.getvalue()
 
@@ -121,7 +123,8 @@ def format_model_detail(model: ModelEntry, lic: License) -> str:
         lines.append(f"    - {clause.kind.value}{threshold}: {clause.detail}")
     lines.append("  sources:")
     lines += [f"    - {s}" for s in model.sources]
-    return "\n".join(lines) + "\n"
+    # a user's catalog file may hold ESC sequences: shown as escapes, never sent to the terminal
+    return "\n".join(clean(line) for line in lines) + "\n"
 
 
 def _benchmark_line(b: Benchmark) -> str:
@@ -186,7 +189,6 @@ def format_license_table(
     rows: list[dict[str, Any]], *, color: bool = False, width: int = 100
 ) -> str:
     from rich.table import Table
-    from rich.text import Text
 
     table = Table(title=f"{len(rows)} licenses")
     for col in ("id", "SPDX", "commercial", "OSI", "clauses", "models"):
@@ -196,11 +198,11 @@ def format_license_table(
         if "clauses" in r["unverified"]:
             clauses += " (unverified)"
         table.add_row(
-            Text(r["id"]),
-            Text(r["spdx"] or "-"),
+            rich_text(r["id"]),
+            rich_text(r["spdx"] or "-"),
             "yes" if r["commercial_use"] else "no",
             "yes" if r["osi_approved"] else "no",
-            Text(clauses),
+            rich_text(clauses),
             str(len(r["models"])),
         )
     return _render(table, color=color, width=width)
@@ -208,16 +210,15 @@ def format_license_table(
 
 def format_gpu_table(rows: list[dict[str, Any]], *, color: bool = False, width: int = 100) -> str:
     from rich.table import Table
-    from rich.text import Text
 
     table = Table(title=f"{len(rows)} GPUs")
     for col in ("id", "model", "vendor", "segment", "memory", "GB/s"):
         table.add_column(col, justify="right" if col in ("memory", "GB/s") else "left")
     for r in rows:
         table.add_row(
-            Text(r["id"]),
-            Text(r["model"]),
-            Text(r["vendor"]),
+            rich_text(r["id"]),
+            rich_text(r["model"]),
+            rich_text(r["vendor"]),
             r["segment"],
             f"{r['vram_gb']:g} GB",
             f"{r['bandwidth_gb_s']:g}",
@@ -246,7 +247,7 @@ def format_license_detail(row: dict[str, Any]) -> str:
     lines.append("  models: " + (", ".join(row["models"]) or "none in the catalog"))
     lines.append("  sources:")
     lines += [f"    - {s}" for s in row["sources"]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(clean(line) for line in lines) + "\n"
 
 
 def format_gpu_detail(row: dict[str, Any]) -> str:
@@ -257,4 +258,4 @@ def format_gpu_detail(row: dict[str, Any]) -> str:
         lines.append(f"  {key}: {value}")
     lines.append("  sources:")
     lines += [f"    - {s}" for s in row["sources"]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(clean(line) for line in lines) + "\n"

@@ -18,13 +18,42 @@ from selector.report.decision import (
 )
 from selector.report.decision_text import sensitivity_line
 from selector.report.schema import CandidateReport, Report
+from selector.textsafe import md, md_code
 
 Section = Callable[[Report], list[str]]
 
+# Every string below that selector did not write (names, reasons, answers, paths, catalog
+# text) passes through _md() (Markdown and HTML escaped, one line, controls made visible),
+# md_code() inside backticks, or _url(): nothing from outside is ever Markdown or HTML.
 
-def _md(text: str) -> str:
-    """One table cell or list item: no pipe, no line break."""
-    return text.replace("|", "\\|").replace("\n", " ")
+
+def _md(text: object) -> str:
+    """One table cell or list item: escaped, no pipe, no line break, controls visible."""
+    return md(text)
+
+
+def _md_spans(text: str) -> str:
+    """Text selector composed with `code spans` around outside values (an artifact line, the
+    inputs, the rationale): each span through md_code(), the rest through md()."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: no spans to keep
+        return md(text)
+    return "".join(f"`{md_code(p)}`" if i % 2 else _md_keep_edges(p) for i, p in enumerate(parts))
+
+
+def _md_keep_edges(text: str) -> str:
+    """md(), keeping one space where `text` starts or ends with whitespace (around a span)."""
+    lead = " " if text[:1].isspace() else ""
+    trail = " " if text[-1:].isspace() and text.strip() else ""
+    return lead + md(text) + trail
+
+
+def _url(url: object) -> str:
+    """A URL as an autolink (nothing inside <...> is Markdown); escaped text if it cannot be."""
+    text = str(url)
+    if any(c in text for c in " <>\n\r\t\\`") or not text.startswith(("http://", "https://")):
+        return md(text)
+    return f"<{text}>"
 
 
 def launch_command(c: CandidateReport) -> str | None:
@@ -79,7 +108,7 @@ def serving_lines(report: Report, c: CandidateReport) -> list[str]:
         )
     command = launch_command(c)
     if command:
-        lines.append(f"- [ ] Launch: `{command}`")
+        lines.append(f"- [ ] Launch: `{md_code(command)}`")
     return lines
 
 
@@ -141,7 +170,7 @@ def inputs_section(report: Report) -> list[str]:
         ("generated", p.generated_at),
     ]
     out = ["## Inputs\n", "| input | exact version |", "|---|---|"]
-    out += [f"| {k} | {_md(v)} |" for k, v in rows]
+    out += [f"| {k} | {_md_spans(v)} |" for k, v in rows]
     return [*out, ""]
 
 
@@ -189,7 +218,7 @@ def shortlist_section(report: Report) -> list[str]:
 def rationale_section(report: Report) -> list[str]:
     if not report.candidates:
         return []
-    return [f"## Why `{report.candidates[0].id}`\n", _md(rationale(report)), ""]
+    return [f"## Why `{report.candidates[0].id}`\n", _md_spans(rationale(report)), ""]
 
 
 def candidates_section(report: Report) -> list[str]:
@@ -217,7 +246,7 @@ def candidate_lines(report: Report, c: CandidateReport) -> list[str]:
         risk_lines,
     ):
         out += lines(report, c)
-    out.append("- Sources: " + ", ".join(c.sources))
+    out.append("- Sources: " + ", ".join(_url(u) for u in c.sources))
     return [*out, ""]
 
 
@@ -225,13 +254,14 @@ def license_lines(report: Report, c: CandidateReport) -> list[str]:
     lic = c.license_terms
     verified = {True: "yes", False: "no (read from summaries or a copy)", None: "not recorded"}
     return [
-        f"- [ ] License review: {_md(lic.name)} ({lic.spdx or 'no SPDX id'}) — {lic.url}",
+        f"- [ ] License review: {_md(lic.name)} ({_md(lic.spdx or 'no SPDX id')}) — "
+        f"{_url(lic.url)}",
         f"  - text version: {_md(lic.version) or 'not recorded'}; clauses verified against the "
         f"license text: {verified[lic.clauses_verified]}",
         f"  - commercial use: {'permitted' if lic.commercial_use else 'NOT permitted'}",
         *(
             f"  - [ ] {cl['kind']}"
-            + (f" (threshold: {cl['threshold']})" if cl.get("threshold") else "")
+            + (f" (threshold: {_md(cl['threshold'])})" if cl.get("threshold") else "")
             + f": {_md(cl['detail'])}"
             for cl in lic.clauses
         ),
@@ -239,7 +269,9 @@ def license_lines(report: Report, c: CandidateReport) -> list[str]:
 
 
 def artifact_lines(report: Report, c: CandidateReport) -> list[str]:
-    return [f"- [ ] Artifact to deploy ({c.fit.quantization}): {_md(artifact_text(c.artifact))}"]
+    return [
+        f"- [ ] Artifact to deploy ({c.fit.quantization}): {_md_spans(artifact_text(c.artifact))}"
+    ]
 
 
 def hardware_lines(report: Report, c: CandidateReport) -> list[str]:
@@ -265,7 +297,7 @@ def evidence_lines(report: Report, c: CandidateReport) -> list[str]:
         f"- [ ] Smoke evidence: {s.status.value}, {s.probes_passed}/{s.probes_total} probes "
         f"(suite v{s.suite_version or '?'}); decode {s.decode_tokens_per_s:.1f} tokens/s, "
         f"first token {s.time_to_first_token_ms:.0f} ms, peak {s.peak_rss_gb:.2f} GB{predicted}; "
-        f"tested file sha256 `{s.model_sha256 or 'n/a'}` ({_md(s.backend)})"
+        f"tested file sha256 `{md_code(s.model_sha256 or 'n/a')}` ({_md(s.backend)})"
     ]
 
 

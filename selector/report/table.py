@@ -6,6 +6,7 @@ import io
 
 from selector.report.decision_text import sensitivity_line
 from selector.report.schema import CandidateReport, Report
+from selector.textsafe import one_line, rich_text
 
 
 def _speed(c: CandidateReport) -> str:
@@ -43,8 +44,14 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
         file=buf, width=width, force_terminal=color, color_system="auto" if color else None
     )
     hw = report.hardware
+
+    def say(text: str) -> None:
+        # every line mixes in outside text (GPU and model names, reasons, paths): never
+        # markup, never emoji codes, control characters made visible
+        console.print(rich_text(text), highlight=False)
+
     gpus = ", ".join(f"{g.count}x {g.model}" for g in hw.gpus) or "no GPU"
-    console.print(f"Hardware ({hw.source}): {gpus}, {hw.ram_gb:g} GB RAM")
+    say(f"Hardware ({hw.source}): {gpus}, {hw.ram_gb:g} GB RAM")
     table = Table(title=f"{len(report.candidates)} candidate(s)", show_lines=False)
     for col in (
         "#",
@@ -68,7 +75,7 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
         params = f"{c.params_b:g}B" + (
             f"/{c.active_params_b:g}B" if c.active_params_b != c.params_b else ""
         )
-        table.add_row(
+        cells = (
             str(c.rank),
             c.id,
             params,
@@ -81,10 +88,11 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
             f"{c.score:.3f}",
             "yes" if c.pareto else "",
         )
+        table.add_row(*(rich_text(cell) for cell in cells))
     console.print(table)
     if report.candidates:
         best = report.candidates[0]
-        console.print(
+        say(
             f"Top pick: {best.id} — "
             + "; ".join(
                 f"{k} {getattr(best.score_breakdown, k):.2f} ({best.score_breakdown.why[k]})"
@@ -100,16 +108,16 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
         if line:
             console.print(line, markup=False)
     for line in smoke_evidence_lines(report.candidates):
-        console.print(line, markup=False)
+        say(line)
     if report.excluded:
-        console.print(f"\nExcluded: {len(report.excluded)} model(s)")
+        say(f"\nExcluded: {len(report.excluded)} model(s)")
         for e in report.excluded:
             codes = ",".join(sorted({r.code.value for r in e.reasons}))
-            console.print(f"  {e.id} [{codes}] {e.reasons[0].message}", markup=False)
+            say(f"  {e.id} [{codes}] {one_line(e.reasons[0].message)}")
     for f in report.unmatched_files:
-        console.print(f"Unmatched GGUF: {f.path}: {f.reason}", markup=False)
+        say(f"Unmatched GGUF: {one_line(f.path)}: {one_line(f.reason)}")
     for note in report.notes:
-        console.print(f"Note: {note}", markup=False)
+        say(f"Note: {one_line(note)}")
     if report.provenance is not None:
         console.print(provenance_line(report), markup=False, overflow="ignore", crop=False)
     return buf.getvalue()

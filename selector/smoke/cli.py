@@ -46,10 +46,13 @@ def smoke_command(
     n_ctx: Annotated[int, typer.Option("--n-ctx", min=64, help="Context size to load.")] = 2048,
     threads: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option("--threads", min=1, help="CPU threads (default: physical cores)."),
+        typer.Option(
+            "--threads", min=1, max=1 << 16, help="CPU threads (default: physical cores)."
+        ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=1, help="Seconds before the run is killed.")
+        float,
+        typer.Option("--timeout", min=1, max=7 * 86400, help="Seconds before the run is killed."),
     ] = 120,
     tuning: Annotated[
         Optional[Tuning],  # noqa: UP045
@@ -118,12 +121,14 @@ def _local_backend(
 ) -> tuple[Any, dict[str, Any]]:
     """The llama.cpp backend for a file, its tuning from the catalog entry when one matches."""
     from selector.catalog import load_catalog
+    from selector.paths import expand_user, regular_file_problem
     from selector.smoke.discovery import match_entry, read_gguf_metadata
     from selector.smoke.llamacpp import LlamaCppBackend
 
-    path = model.expanduser()
-    if not path.is_file():
-        raise InputError(f"{model}: no such file")
+    path = expand_user(model, "model")
+    problem = regular_file_problem(path)
+    if problem:  # a directory or a FIFO is named as such, not "no such file"
+        raise InputError(f"{model}: {problem}")
     info = read_gguf_metadata(path)  # GGUFFormatError (exit 2) for a file that is not a GGUF
     cat = load_catalog(catalog_paths or [])
     by_name = [
@@ -196,7 +201,9 @@ class _status:
 
     def __enter__(self) -> None:
         if self.console.is_terminal:
-            self._cm = self.console.status(self.text)
+            from selector.textsafe import rich_text
+
+            self._cm = self.console.status(rich_text(self.text))  # a path or name: not markup
             self._cm.__enter__()
 
     def __exit__(self, *exc: object) -> None:
@@ -207,14 +214,22 @@ class _status:
 def _render_table(result: SmokeResult, extra: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    out = Console()
+    from selector.textsafe import one_line, rich_text
+
+    # Paths, served names, reasons and answers come from outside: every such cell is a Text
+    # (never markup, never emoji codes) with its control characters made visible.
+    out = Console(emoji=False)
     colour = {"passed": "green", "failed": "yellow", "error": "red", "skipped": "dim"}
     status = result.status.value
     what = extra.get("model_path") or f"{extra.get('endpoint')} ({extra.get('model')})"
-    out.print(f"[bold]{what}[/bold]", highlight=False)
+    out.print(rich_text(what, style="bold"), highlight=False)
     cached = " (cached)" if result.cached else ""
-    out.print(f"[{colour[status]}]{status}[/]: {result.reason}{cached}", highlight=False)
+    out.print(
+        Text.assemble((status, colour[status]), ": ", rich_text(result.reason + cached)),
+        highlight=False,
+    )
 
     facts = Table(show_header=False, box=None, pad_edge=False)
     facts.add_column(style="dim")
@@ -239,7 +254,7 @@ def _render_table(result: SmokeResult, extra: dict[str, Any]) -> None:
         ("suite / wall time", f"v{result.suite_version} / {result.wall_time_s:.1f} s"),
     ]
     for key, value in rows:
-        facts.add_row(key, value)
+        facts.add_row(key, rich_text(value))
     out.print(facts)
     if result.probes:
         table = Table(title=f"probes: {result.probes_passed}/{result.probes_total} passed")
@@ -251,7 +266,12 @@ def _render_table(result: SmokeResult, extra: dict[str, Any]) -> None:
                 if p.passed
                 else ("[red]error[/]" if p.error else "[yellow]fail[/]")
             )
-            answer = p.output.strip().replace("\n", " ")
-            answer = answer[:70] + ("…" if len(answer) > 70 else "")
-            table.add_row(p.id, p.kind, mark, answer, p.error or p.detail)
+            answer = one_line(p.output, 71)
+            table.add_row(
+                rich_text(p.id),
+                rich_text(p.kind),
+                mark,
+                Text(answer),
+                rich_text(p.error or p.detail),
+            )
         out.print(table)

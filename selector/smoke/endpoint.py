@@ -4,14 +4,15 @@ same result object as the llama.cpp backend, for models too large for the machin
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from selector.errors import InputError
+from selector.redact import base_url_problem, env_name_problem
 from selector.smoke.checkers import ProbeResponse, ToolCall
 from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings, SmokeStatus
 from selector.smoke.openai_http import Deadline, EndpointError, HttpPolicy, OpenAIHttp
@@ -29,7 +30,6 @@ from selector.vocab import Tuning
 log = logging.getLogger(__name__)
 
 BACKEND_NAME = "endpoint"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Request errors that concern one probe's prompt (too long for the served context, say): that
 # probe fails with the error, as in the llama.cpp backend, and the suite goes on.
@@ -80,12 +80,12 @@ class EndpointBackend:
         self.base_url = _check_base_url(base_url)
         if not model.strip():
             raise InputError("endpoint model name is empty: give the served model name")
-        if api_key_env is not None and not _ENV_NAME.fullmatch(api_key_env):
+        key_problem = env_name_problem(api_key_env) if api_key_env is not None else None
+        if key_problem:
             # The value is not echoed: a user may have pasted the key itself here.
-            raise InputError(
-                "api_key_env must be the NAME of an environment variable (letters, digits, _), "
-                "not the key itself"
-            )
+            raise InputError(f"api_key_env {key_problem}")
+        if not all(math.isfinite(x) for x in (timeout_s, connect_timeout_s, backoff_s)):
+            raise InputError("endpoint timeouts must be finite numbers of seconds")
         if timeout_s <= 0 or connect_timeout_s <= 0 or retries < 0 or backoff_s < 0:
             raise InputError("endpoint timeouts must be > 0, retries and backoff >= 0")
         self.model = model
@@ -357,17 +357,9 @@ def split_reasoning(text: str) -> tuple[str, str]:
 
 def _check_base_url(base_url: str) -> str:
     """An http(s) URL without credentials or query, so it is safe to print in any report."""
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(
-            f"endpoint base URL {base_url!r} is not an http(s) URL "
-            "(expected e.g. http://gpu-box:8000/v1)"
-        )
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise InputError(
-            "endpoint base URL must not carry credentials, a query or a fragment; "
-            "put the API key in an environment variable and name it with api_key_env"
-        )
+    problem = base_url_problem(base_url)
+    if problem:
+        raise InputError(f"endpoint base URL {problem}")
     return base_url.strip().rstrip("/")
 
 

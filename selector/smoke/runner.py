@@ -15,6 +15,7 @@ from typing import Any
 
 from selector import __version__
 from selector.smoke.cache import SmokeCache, cache_key
+from selector.smoke.cancel import cancel_requests, reset_cancel
 from selector.smoke.interface import SmokeBackend, SmokeResult, SmokeSettings, SmokeStatus
 from selector.smoke.probes import SUITE_VERSION
 
@@ -128,11 +129,20 @@ def run_many(
     parallel = [j for j in jobs if getattr(j.backend, "parallel_safe", False)]
     local = [j for j in jobs if not getattr(j.backend, "parallel_safe", False)]
     futures: dict[str, Future[SmokeResult]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    reset_cancel()  # a new batch starts with requests allowed
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
         for job in parallel:
             futures[job.model_id] = pool.submit(guarded, job)
         for job in local:
             results[job.model_id] = guarded(job)
         for model_id, future in futures.items():
             results[model_id] = future.result()
+    except BaseException:
+        # Ctrl-C (or a bug): end the endpoint requests in flight instead of waiting out
+        # their timeouts, and leave without joining the workers; they stop within a second.
+        cancel_requests()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return {job.model_id: results[job.model_id] for job in jobs}

@@ -44,11 +44,17 @@ class GGUFInfo(GGUFHeader):
         return value if isinstance(value, int) else None
 
     def describe(self) -> str:
-        parts = [f"architecture {self.architecture or '?'!r}"]
+        parts = [f"architecture {_short(self.architecture or '?')!r}"]
         for key in ("general.name", "general.size_label", "general.finetune"):
             if self.get(key):
-                parts.append(f"{key.split('.')[1]} {self.get(key)!r}")
+                parts.append(f"{key.split('.')[1]} {_short(self.get(key))!r}")
         return ", ".join(parts)
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """A metadata string for a message: a file may write megabytes into `general.name`."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def read_gguf_metadata(path: Path) -> GGUFInfo:
@@ -74,8 +80,15 @@ def _tokens(text: str) -> set[str]:
 
 
 def _size_b(text: str) -> float | None:
-    """First parameter count written like 270M, 8B, 1.5B, 8x7B in `text`, in billions."""
-    m = re.search(r"(?i)(?:(\d+)x)?(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", text)
+    """First parameter count written like 270M, 8B, 1.5B, 8x7B in `text`, in billions.
+
+    Numbers are at most 6 digits (with 3 decimals) and looked for in the first 256 characters:
+    a size label of 400 or 5000 digits is no size, not an overflow.
+    """
+    m = re.search(
+        r"(?i)(?<![\d.])(?:(\d{1,4})x)?(\d{1,6}(?:\.\d{1,3})?)(?![\d.])\s*([bm])(?![a-z])",
+        text[:256],
+    )
     if not m:
         return None
     value = float(m.group(2)) * (1e-3 if m.group(3).lower() == "m" else 1.0)
