@@ -135,39 +135,44 @@ def static_reasons(a: Assessment, req: Requirements, hw: HardwareProfile) -> lis
 
 
 def latency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
-    """Latency targets against the measured figure when smoke-tested here, else the estimate.
+    """Latency targets against the measured figure when taken on the target, else the estimate.
 
-    A local smoke test measures this machine; when the declared target hardware differs, the
-    estimate for the target is what the deployment will see. An endpoint runs on the serving
-    hardware itself, so its measurement always wins.
+    A measured figure counts only when it is usable (a passed suite, timed runs of enough
+    tokens, a machine that was not busy) and was taken on the deployment target. A local run
+    on this machine, when other hardware is declared, is evidence of behaviour: the estimate
+    for the target decides, and the message cites the local figure beside it.
     """
     target = req.latency
     out: list[Reason] = []
     if not a.fit.fits:
         return out  # a model that cannot be placed has no speed to judge
-    passed = a.smoke is not None and a.smoke.status is SmokeStatus.PASSED
-    on_target = a.smoke is not None and (
-        a.smoke.backend.startswith("endpoint") or not req.hardware.declared
-    )
-    use_measured = passed and on_target
+    smoke = a.smoke
+    usable = smoke is not None and smoke.status is SmokeStatus.PASSED and smoke.speed_usable
+    on_target = smoke is not None and smoke.taken_on_target(req.hardware.declared)
+    use_measured = usable and on_target
+    here = ""
+    if usable and not on_target and smoke is not None:
+        here = (
+            f" (measured {smoke.decode_tokens_per_s:.1f} tokens/s on this machine, not the target)"
+        )
     value: float | None
     ttft: float | None
     if target.min_decode_tokens_per_s is not None:
-        if use_measured and a.smoke is not None:
-            value, basis = a.smoke.decode_tokens_per_s, "measured"
+        if use_measured and smoke is not None:
+            value, basis, aside = smoke.decode_tokens_per_s, "measured", ""
         else:
-            value, basis = a.fit.estimated_decode_tokens_per_s, "estimated"
+            value, basis, aside = a.fit.estimated_decode_tokens_per_s, "estimated", here
         if value is not None and value < target.min_decode_tokens_per_s:
             out.append(
                 Reason(
                     ReasonCode.LATENCY,
                     f"{basis} decode {value:.1f} tokens/s < min_decode_tokens_per_s = "
-                    f"{target.min_decode_tokens_per_s:g}",
+                    f"{target.min_decode_tokens_per_s:g}{aside}",
                 )
             )
     if target.max_time_to_first_token_ms is not None:
-        if use_measured and a.smoke is not None:
-            ttft, basis = a.smoke.time_to_first_token_ms, "measured"
+        if use_measured and smoke is not None and smoke.time_to_first_token_ms is not None:
+            ttft, basis = smoke.time_to_first_token_ms, "measured"
         else:
             ttft, basis = a.fit.estimated_time_to_first_token_ms, "estimated"
         if ttft is not None and ttft > target.max_time_to_first_token_ms:

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from selector import __version__
 from selector.catalog import Catalog
-from selector.filtering import (
-    Assessment,
-    assess_catalog,
-    finish_assessment,
-    refresh_estimates,
-)
+from selector.filtering import Assessment, assess_catalog, finish_assessment
 from selector.hardware import HardwareProfile
 from selector.ranking import rank
 from selector.report.schema import (
@@ -24,78 +16,12 @@ from selector.report.schema import (
     LicenseSummary,
     Report,
     ScoreBreakdown,
-    UnmatchedFile,
 )
 from selector.requirements import Requirements
-from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
+from selector.smoke.interface import SmokeResult, SmokeStatus
+from selector.smoke_stage import SmokePlan, SmokeProgress, run_smoke_stage
 
-
-@dataclass
-class SmokePlan:
-    """What the smoke stage may do in this run (CLI options over the requirements file)."""
-
-    enabled: bool = True
-    models_dir: Path | None = None
-    use_cache: bool = True
-    include_demo: bool = True
-    on_start: Callable[[str, str], None] | None = None
-    on_done: Callable[[str, SmokeResult], None] | None = None
-    unmatched: list[UnmatchedFile] = field(default_factory=list)
-
-
-def _smoke_stage(
-    assessments: list[Assessment],
-    req: Requirements,
-    hw: HardwareProfile,
-    catalog: Catalog,
-    plan: SmokePlan,
-) -> list[str]:
-    """Smoke-test the statically admissible candidates that have weights or an endpoint."""
-    notes: list[str] = []
-    survivors = [a for a in assessments if not a.excluded]
-    if not plan.enabled:
-        for a in survivors:
-            a.smoke = SmokeResult.skipped(
-                "smoke tests disabled (--no-smoke or [smoke] enabled = false)"
-            )
-        return notes
-
-    # imported here: keeps --no-smoke runs light
-    from selector.smoke.jobs import after_smoke, build_jobs
-    from selector.smoke.runner import run_many
-
-    jobs, skipped, unmatched = build_jobs(
-        [a.model for a in survivors],
-        req,
-        catalog,
-        hw,
-        models_dir=plan.models_dir,
-        include_demo=plan.include_demo,
-    )
-    plan.unmatched.extend(UnmatchedFile(path=str(p), reason=r) for p, r in unmatched)
-    by_id = {a.model.id: a for a in survivors}
-    for model_id, reason in skipped.items():
-        by_id[model_id].smoke = SmokeResult.skipped(reason)
-    if jobs:
-        settings = SmokeSettings(
-            n_ctx=req.smoke.n_ctx, threads=req.smoke.threads, timeout_s=req.smoke.timeout_s
-        )
-        start, done = plan.on_start, plan.on_done
-        results = run_many(
-            jobs,
-            settings,
-            use_cache=plan.use_cache,
-            concurrency=req.smoke.concurrency,
-            on_start=(lambda job: start(job.model_id, job.backend.name)) if start else None,
-            on_done=(lambda job, result: done(job.model_id, result)) if done else None,
-        )
-        for model_id, result in results.items():
-            by_id[model_id].smoke = result
-        more, calibrated = after_smoke(jobs, results, [by_id[j.model_id] for j in jobs], req, hw)
-        notes += more
-        if calibrated and hw.source == "detected":
-            refresh_estimates(assessments, req, hw)
-    return notes
+__all__ = ["SmokePlan", "SmokeProgress", "exit_code", "recommend"]
 
 
 def _risks(a: Assessment, hw: HardwareProfile) -> list[str]:
@@ -104,8 +30,12 @@ def _risks(a: Assessment, hw: HardwareProfile) -> list[str]:
         risks.append(f"unverified catalog facts: {', '.join(a.model.unverified)}")
     if a.smoke is None or a.smoke.status is SmokeStatus.SKIPPED:
         risks.append("no smoke evidence: quality and speed are estimates")
+    elif a.smoke.setup_error:
+        risks.append(f"no smoke evidence: the smoke test could not run: {a.smoke.reason}")
     elif a.smoke.status is SmokeStatus.ERROR:
         risks.append(f"smoke test error: {a.smoke.reason}")
+    elif a.smoke.speed is not None and not a.smoke.speed.usable:
+        risks.append(f"measured speed not used: {a.smoke.speed.why_not_usable}")
     if a.fit.placement == "split":
         risks.append("model is split between GPU and CPU memory: decode is bound by the CPU side")
     if a.license.clauses:
@@ -165,13 +95,15 @@ def recommend(
     hw: HardwareProfile,
     plan: SmokePlan | None = None,
     *,
+    progress: SmokeProgress | None = None,
     top: int | None = None,
     now: dt.datetime | None = None,
 ) -> Report:
     plan = plan or SmokePlan()
     assessments = assess_catalog(req, catalog, hw)
     notes = list(hw.notes)
-    notes += _smoke_stage(assessments, req, hw, catalog, plan)
+    smoke_notes, unmatched = run_smoke_stage(assessments, req, hw, catalog, plan, progress)
+    notes += smoke_notes
     for a in assessments:
         finish_assessment(a, req)
     ranked = rank([a for a in assessments if not a.excluded], req)
@@ -203,7 +135,7 @@ def recommend(
         hardware=hw,
         candidates=candidates,
         excluded=excluded,
-        unmatched_files=plan.unmatched,
+        unmatched_files=unmatched,
         notes=notes,
     )
 

@@ -65,6 +65,9 @@ class FaultServer(ThreadingHTTPServer):
         answers: dict[str, str],
         reject_needle: str | None,
         delay_s: float,
+        models: list[str] | None = None,
+        models_status: int = 200,
+        honours_ignore_eos: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
@@ -79,6 +82,9 @@ class FaultServer(ThreadingHTTPServer):
         self.answers = answers
         self.reject_needle = reject_needle
         self.delay_s = delay_s
+        self.models = ["fake-model"] if models is None else models
+        self.models_status = models_status
+        self.honours_ignore_eos = honours_ignore_eos
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.posts: list[dict[str, Any]] = []
@@ -157,7 +163,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._unauthorized()
             return
         if self.path.rstrip("/").endswith("/models"):
-            self._json(200, {"object": "list", "data": [{"id": "fake-model"}]})
+            if self.server.models_status != 200:
+                self._json(self.server.models_status, {"error": {"message": "no such route"}})
+                return
+            data = [{"id": m} for m in self.server.models]
+            self._json(200, {"object": "list", "data": data})
         else:
             self._json(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -260,6 +270,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(self._chunk({}, finish="tool_calls"))
         else:
             words = self._reply_for(body).split(" ")
+            if server.honours_ignore_eos and body.get("ignore_eos"):
+                # like llama-server: keep generating to max_tokens (the reply, repeated)
+                while len(words) < int(body.get("max_tokens") or 0):
+                    words += words
+                words = words[: int(body["max_tokens"])]
             for i, word in enumerate(words):
                 if server.delay_s:
                     time.sleep(server.delay_s)
@@ -290,6 +305,9 @@ def fault_server(
     answers: dict[str, str] | None = None,
     reject_needle: str | None = None,
     delay_s: float = 0.0,
+    models: list[str] | None = None,
+    models_status: int = 200,
+    honours_ignore_eos: bool = False,
 ) -> Iterator[FaultServer]:
     """Run a FaultServer in a thread for the duration of the block."""
     server = FaultServer(
@@ -303,6 +321,9 @@ def fault_server(
         answers=answers or {},
         reject_needle=reject_needle,
         delay_s=delay_s,
+        models=models,
+        models_status=models_status,
+        honours_ignore_eos=honours_ignore_eos,
     )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

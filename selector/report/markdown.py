@@ -9,6 +9,10 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _figure(value: float | None, fmt: str, unit: str) -> str:
+    return "not measured" if value is None else f"{value:{fmt}} {unit}"
+
+
 def format_markdown(report: Report) -> str:
     """A procurement checklist: what to review, buy and verify for each shortlisted model."""
     out: list[str] = []
@@ -56,22 +60,35 @@ def format_markdown(report: Report) -> str:
                 f"{f.speed_basis}"
             )
         s = c.smoke
+        declared = hw.source != "detected"
         if s.status.value == "skipped":
-            out.append(f"- [ ] Smoke evidence: none — {s.reason}")
+            out.append(f"- [ ] Smoke evidence: none — {_md_escape(s.reason)}")
+        elif s.setup_error:
+            out.append(
+                f"- [ ] Smoke evidence: none, the run could not start — {_md_escape(s.reason)}"
+            )
         else:
             out.append(
                 f"- [ ] Smoke evidence: {s.status.value}, "
                 f"{s.probes_passed}/{s.probes_total} probes; "
-                f"decode {s.decode_tokens_per_s:.1f} tokens/s, "
-                f"first token {s.time_to_first_token_ms:.0f} ms, "
-                f"peak {s.peak_rss_gb:.2f} GB"
+                f"decode {_figure(s.decode_tokens_per_s, '.1f', 'tokens/s')}, "
+                f"first token {_figure(s.time_to_first_token_ms, '.0f', 'ms')}, "
+                f"peak {_figure(s.peak_rss_gb, '.2f', 'GB')}"
                 + (
                     f" (predicted {c.smoke_prediction.memory_gb:.2f} GB)"
-                    if c.smoke_prediction is not None
+                    if c.smoke_prediction is not None and s.peak_rss_gb is not None
                     else ""
                 )
-                + f"; sha256 `{s.model_sha256[:16]}…` ({s.backend})"
+                + (f"; sha256 `{s.model_sha256[:16]}…`" if s.model_sha256 else "")
+                + f" ({_md_escape(s.backend)})"
             )
+            if s.speed is not None and not s.speed.usable:
+                out.append(f"  - speed not used: {_md_escape(s.speed.why_not_usable)}")
+            elif s.decode_tokens_per_s is not None and not s.taken_on_target(declared):
+                out.append(
+                    "  - measured on this machine, not the declared target: evidence of "
+                    "behaviour; the decode estimate above is the figure for the target"
+                )
         b = c.score_breakdown
         out.append(
             "- Score: "

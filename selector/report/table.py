@@ -7,11 +7,22 @@ import io
 from selector.report.schema import CandidateReport, Report
 
 
-def _speed(c: CandidateReport) -> str:
-    if c.smoke.status.value == "passed" and c.smoke.decode_tokens_per_s:
-        return f"{c.smoke.decode_tokens_per_s:.1f} measured"
+def _speed(c: CandidateReport, declared: bool) -> str:
+    """'measured' only for a usable figure taken on the deployment target; otherwise the
+    estimate for the target, with this machine's figure beside it as evidence."""
+    s = c.smoke
+    usable = s.status.value == "passed" and s.speed_usable
+    if usable and s.taken_on_target(declared) and s.decode_tokens_per_s is not None:
+        return f"{s.decode_tokens_per_s:.1f} measured"
     est = c.fit.estimated_decode_tokens_per_s
-    return f"~{est:.0f} est." if est else "n/a"
+    text = f"~{est:.0f} est." if est else "n/a"
+    if usable and s.decode_tokens_per_s is not None:
+        text += f" ({s.decode_tokens_per_s:.0f} here)"
+    return text
+
+
+def _figure(value: float | None, fmt: str, unit: str) -> str:
+    return "not measured" if value is None else f"{value:{fmt}} {unit}"
 
 
 def _smoke_cell(c: CandidateReport) -> str:
@@ -63,7 +74,7 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
             c.origin_country,
             f"{c.fit.placement} {c.fit.quantization}",
             f"{c.fit.memory_gb:.1f} GB",
-            _speed(c),
+            _speed(c, hw.source != "detected"),
             _smoke_cell(c),
             f"{c.score:.3f}",
         )
@@ -77,7 +88,7 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
                 for k in ("quality", "size_preference", "license", "tooling", "smoke")
             )
         )
-    for line in smoke_evidence_lines(report.candidates):
+    for line in smoke_evidence_lines(report.candidates, declared=hw.source != "detected"):
         console.print(line, markup=False)
     if report.excluded:
         console.print(f"\nExcluded: {len(report.excluded)} model(s)")
@@ -91,19 +102,28 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
     return buf.getvalue()
 
 
-def smoke_evidence_lines(candidates: list[CandidateReport]) -> list[str]:
-    """Measured figures beside what the fit model predicted for the same run."""
+def smoke_evidence_lines(candidates: list[CandidateReport], *, declared: bool = False) -> list[str]:
+    """Measured figures beside what the fit model predicted for the same run, labelled with
+    where they were taken; a run that could not start says why, whole."""
     lines = []
     for c in candidates:
         s = c.smoke
+        if s.setup_error:
+            lines.append(f"Smoke {c.id}: not run, no penalty: {s.reason}")
+            continue
         if s.status.value not in ("passed", "failed"):
             continue
         line = (
             f"Smoke {c.id}: {s.status.value} {s.probes_passed}/{s.probes_total} probes, "
-            f"{s.decode_tokens_per_s:.1f} tokens/s, first token {s.time_to_first_token_ms:.0f} ms, "
-            f"peak RSS {s.peak_rss_gb:.2f} GB"
+            f"decode {_figure(s.decode_tokens_per_s, '.1f', 'tokens/s')}, "
+            f"first token {_figure(s.time_to_first_token_ms, '.0f', 'ms')}, "
+            f"peak RSS {_figure(s.peak_rss_gb, '.2f', 'GB')}"
         )
-        if c.smoke_prediction is not None:
+        if c.smoke_prediction is not None and s.peak_rss_gb is not None:
             line += f" (predicted {c.smoke_prediction.memory_gb:.2f} GB)"
+        if s.speed is not None and not s.speed.usable:
+            line += f"; speed not used: {s.speed.why_not_usable}"
+        elif s.decode_tokens_per_s is not None and not s.taken_on_target(declared):
+            line += "; measured on this machine, not the declared target: evidence of behaviour"
         lines.append(line + (" [cached]" if s.cached else ""))
     return lines
