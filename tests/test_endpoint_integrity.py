@@ -144,7 +144,7 @@ def test_a_failure_after_the_model_was_asked_is_the_models() -> None:
 
 def test_setup_errors_are_not_cached_even_for_a_cacheable_backend(tmp_path: Path) -> None:
     class Cached(EndpointBackend):
-        def cache_key(self) -> str:  # type: ignore[override]
+        def cache_key(self) -> str:
             return "endpoint|cached-for-this-test"
 
     cache = SmokeCache(tmp_path / "c")

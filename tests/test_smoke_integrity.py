@@ -163,7 +163,7 @@ def test_a_lock_held_too_long_is_a_setup_error(
 def test_endpoints_do_not_take_the_local_lock(tmp_path: Path) -> None:
     holder, _ = _hold_lock(tmp_path, 5)
     backend = _LocalBackend(_passed(busy=False))
-    backend.parallel_safe = True  # type: ignore[misc]
+    backend.parallel_safe = True
     try:
         started = time.monotonic()
         run_suite(backend, SETTINGS, cache=None, on_wait=lambda m: pytest.fail(m))
@@ -229,7 +229,7 @@ def test_smoke_plan_is_frozen_options_and_progress_is_a_protocol() -> None:
 
     plan = SmokePlan(use_cache=False)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        plan.enabled = False  # type: ignore[misc]
+        plan.enabled = False
     assert {f.name for f in dataclasses.fields(plan)} == {
         "enabled",
         "models_dir",
