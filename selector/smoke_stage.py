@@ -8,6 +8,7 @@ This is the glue between `selector.smoke` (which runs models and knows nothing o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,7 +184,7 @@ def smoke_one(
     settings: SmokeSettings,
     use_cache: bool,
     catalog_paths: list[Path] | None,
-    on_wait: Any = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> SingleSmoke:
     """Run the suite on one GGUF file or one endpoint; bad input is an InputError."""
     from selector.hardware import detect_hardware

@@ -27,6 +27,8 @@ def _figure(value: float | None, fmt: str, unit: str) -> str:
 
 def _smoke_cell(c: CandidateReport) -> str:
     s = c.smoke
+    if s.setup_error:
+        return "not run"
     if s.status.value in ("passed", "failed"):
         return f"{s.status.value} {s.probes_passed}/{s.probes_total}"
     return s.status.value
