@@ -130,11 +130,14 @@ def test_the_mapped_model_file_is_not_counted_against_the_bound() -> None:
 
 
 # ---------------------------------------------------------------------- signals
-def _start_hanging_smoke(tiny: Path, tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+def _start_hanging_smoke(
+    tiny: Path, tmp_path: Path, *extra: str
+) -> tuple[subprocess.Popen[bytes], int, Path]:
     """`selector smoke` whose child hangs after loading; (selector, child pid, child folder)."""
     env = {**os.environ, HOOK_ENV: "hang", "SELECTOR_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "selector", "smoke", str(tiny), "--threads", "1"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "selector", "smoke", str(tiny), "--threads", "1", "--n-ctx", "512"],
+        [*command, "--n-ctx", "512", *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -195,3 +198,23 @@ def test_the_child_dies_with_a_killed_selector(tiny: Path, tmp_path: Path) -> No
     finally:
         if not _gone(child, 0):
             os.kill(child, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------ two selectors
+def test_a_second_selector_waits_for_the_first_ones_local_run(tiny: Path, tmp_path: Path) -> None:
+    first, child, _ = _start_hanging_smoke(tiny, tmp_path, "--timeout", "4")
+    env = {**os.environ, "SELECTOR_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop(HOOK_ENV, None)
+    second = subprocess.run(
+        [sys.executable, "-m", "selector", "smoke", str(tiny), "--threads", "1", "--n-ctx", "512"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    first_code = first.wait(timeout=60)
+    assert first_code == 1  # its child timed out, as the hook makes it
+    assert second.returncode in (0, 1), second.stderr
+    waiting = f"waiting for another selector smoke run (pid {first.pid}) to finish"
+    assert waiting in second.stderr, second.stderr
+    assert _gone(child)
