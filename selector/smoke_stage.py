@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from selector.errors import InputError
-from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
-from selector.smoke.runner import SmokeProgress
+from selector.smoke.interface import SmokeProgress, SmokeResult, SmokeSettings, SmokeStatus
 from selector.vocab import Tuning
 
 if TYPE_CHECKING:

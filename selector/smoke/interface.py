@@ -185,3 +185,15 @@ class SmokeBackend(Protocol):
     def run(self, settings: SmokeSettings) -> SmokeResult:
         """Run the whole suite; never raise for a model's failure, return `error` instead."""
         ...
+
+
+class SmokeProgress(Protocol):
+    """What a caller hears while smoke tests run (a progress display, a log)."""
+
+    def started(self, model_id: str, backend: str) -> None: ...
+
+    def waiting(self, model_id: str, message: str) -> None:
+        """The run waits for something outside it (another selector's local run)."""
+        ...
+
+    def finished(self, model_id: str, result: SmokeResult) -> None: ...

@@ -15,28 +15,22 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from selector import __version__
 from selector.smoke.cache import SmokeCache, cache_key
-from selector.smoke.interface import SmokeBackend, SmokeResult, SmokeSettings, SmokeStatus
+from selector.smoke.interface import (
+    SmokeBackend,
+    SmokeProgress,
+    SmokeResult,
+    SmokeSettings,
+    SmokeStatus,
+)
 from selector.smoke.lock import LockTimeout, local_run_lock
 from selector.smoke.probes import SUITE_VERSION
 
 # Only results that say something about the model are cached; an error may be the machine's.
 _CACHEABLE = (SmokeStatus.PASSED, SmokeStatus.FAILED)
-
-
-class SmokeProgress(Protocol):
-    """What a caller hears while smoke tests run (a progress display, a log)."""
-
-    def started(self, model_id: str, backend: str) -> None: ...
-
-    def waiting(self, model_id: str, message: str) -> None:
-        """The run waits for something outside it (another selector's local run)."""
-        ...
-
-    def finished(self, model_id: str, result: SmokeResult) -> None: ...
 
 
 def cacheable(result: SmokeResult) -> bool:
