@@ -119,7 +119,7 @@ def test_the_mapped_model_file_is_not_counted_against_the_bound() -> None:
 
     path = demo_model_path()
     assert path is not None
-    # measured: VmData 1.26 GiB at n_ctx 2048; under RLIMIT_AS the same run needs 1.67 GiB
+    # measured: VmData 1.24 GiB at n_ctx 2048; under RLIMIT_AS the same run needs 1.7 GiB
     # (the 0.24 GiB mapped file, shared libraries, thread arenas), and fails at 1.5
     settings = SmokeSettings(
         n_ctx=2048, threads=2, max_tokens=4, speed_runs=1, timeout_s=280, memory_limit_gb=1.5

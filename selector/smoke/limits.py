@@ -1,8 +1,9 @@
 """What a llama.cpp smoke child may take: its memory bound and its context size.
 
 The bound is RLIMIT_DATA (see `selector.smoke.child._bound_memory`): measured on Gemma 3 270M
-Q4_K_M at n_ctx 2048, the child's private writable memory (VmData) is 1.26 GiB while its
-resident peak is 0.39 GiB, of which 0.26 GiB are the mapped file's pages. The cap bounds what
+Q4_K_M at n_ctx 2048 (bench/child_memory_bound.py), the child's private writable memory
+(VmData) is 1.24 GiB while its resident peak is 0.37 GiB, of which 0.25 GiB are the mapped
+file's pages. The cap bounds what
 is allocated (llama.cpp's compute buffer and llama-cpp-python's logits array are reserved whole
 and touched in part), never the model file, so it can sit far below RAM without counting the
 weights twice. RLIMIT_AS would count the file, the shared libraries and every thread's malloc
