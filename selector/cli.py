@@ -25,11 +25,8 @@ from selector.report.formats import OutputFormat
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress, TaskID
 
     from selector.catalog import Catalog
-    from selector.pipeline import SmokePlan
-    from selector.smoke.interface import SmokeResult
 
 app = typer.Typer(
     name="selector",
@@ -196,54 +193,20 @@ def recommend(
             raise InputError("--fetch-top fetches weights to smoke-test them: drop --no-smoke")
         from selector.weights.cli import fetch_top_step
 
-        fetch_top_step(plan, req, cat, hw, fetch_top, yes=yes)
+        plan = fetch_top_step(plan, req, cat, hw, fetch_top, yes=yes)
     if plan.enabled:
-        with _smoke_progress(plan):
-            report = run_recommend(req, cat, hw, plan, top=top, requirements_path=requirements)
+        from selector.smoke.cli import SmokeProgressLines
+
+        with SmokeProgressLines(stderr()) as progress:
+            report = run_recommend(
+                req, cat, hw, plan, progress=progress, top=top, requirements_path=requirements
+            )
     else:
         report = run_recommend(req, cat, hw, plan, top=top, requirements_path=requirements)
     color = output is None and sys.stdout.isatty()
     width = shutil.get_terminal_size((150, 40)).columns if color else 150
     write_output(format_report(report, fmt, color=color, width=width), output)
     raise typer.Exit(exit_code(report))
-
-
-def _smoke_progress(plan: SmokePlan) -> Progress:
-    """A Rich progress display on stderr fed by the smoke stage's callbacks."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from selector.textsafe import one_line
-
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}", markup=False),  # reasons come from servers
-        TimeElapsedColumn(),
-        console=stderr(),
-        transient=False,
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def on_start(model_id: str, backend: str) -> None:
-        tasks[model_id] = progress.add_task(one_line(f"smoke {model_id} ({backend})"), total=1)
-
-    def on_done(model_id: str, result: SmokeResult) -> None:
-        task = tasks.get(model_id)
-        label = f"smoke {model_id}: {result.status.value}"
-        if result.status.value in ("passed", "failed"):
-            label += f" {result.probes_passed}/{result.probes_total}"
-            label += f", {result.decode_tokens_per_s:.1f} tok/s"
-        elif result.reason:
-            label += f" ({result.reason})"
-        if result.cached:
-            label += " [cached]"
-        label = one_line(label, 300)
-        if task is None:
-            tasks[model_id] = progress.add_task(label, total=1, completed=1)
-        else:
-            progress.update(task, description=label, completed=1)
-
-    plan.on_start, plan.on_done = on_start, on_done
-    return progress
 
 
 @app.command()
@@ -452,8 +415,12 @@ def lock(
     cat = _load_catalog(catalog)
     plan = SmokePlan(enabled=smoke)
     if smoke:
-        with _smoke_progress(plan):
-            locked = lock_requirements(requirements, cat, model_id, plan=plan, weights=weights)
+        from selector.smoke.cli import SmokeProgressLines
+
+        with SmokeProgressLines(stderr()) as progress:
+            locked = lock_requirements(
+                requirements, cat, model_id, plan=plan, progress=progress, weights=weights
+            )
     else:
         locked = lock_requirements(requirements, cat, model_id, plan=plan, weights=weights)
     write_output(lock_text(locked), output)
@@ -593,8 +560,10 @@ def explain(
         include_demo=not no_bundled_model,
     )
     if plan.enabled:
-        with _smoke_progress(plan):
-            report = run_recommend(req, cat, hw, plan)
+        from selector.smoke.cli import SmokeProgressLines
+
+        with SmokeProgressLines(stderr()) as progress:
+            report = run_recommend(req, cat, hw, plan, progress=progress)
     else:
         report = run_recommend(req, cat, hw, plan)
     result = run_explain(model_id, report, req, cat, hw)
@@ -621,5 +590,11 @@ _register_weights()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point; SIGTERM/SIGHUP during a smoke run end it by that signal,
+    after its child and temporary folder are gone (selector.smoke.signals)."""
+    from selector.smoke.signals import Terminated, die_of
+
+    try:
+        app()
+    except Terminated as exc:
+        die_of(exc)

@@ -160,40 +160,65 @@ def concurrency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
     ]
 
 
-def latency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
-    """Latency targets against the measured figure when smoke-tested here, else the estimate.
+def measured_on_target(smoke: SmokeResult | None, declared: bool) -> bool:
+    """A usable measurement taken on the deployment target, so it stands for the target's speed.
 
-    A local smoke test measures this machine; when the declared target hardware differs, the
-    estimate for the target is what the deployment will see. An endpoint runs on the serving
-    hardware itself, so its measurement always wins.
+    Usable: a passed suite, timed runs of enough tokens, a machine that was not busy. On the
+    target: an endpoint (it runs on the serving hardware), or this machine when no hardware is
+    declared. A local run under declared hardware is evidence of behaviour, not the target's
+    figure.
     """
+    return (
+        smoke is not None
+        and smoke.status is SmokeStatus.PASSED
+        and smoke.speed_usable
+        and smoke.taken_on_target(declared)
+    )
+
+
+def decode_figure(smoke: SmokeResult | None, fit: Fit, declared: bool) -> tuple[float | None, str]:
+    """The decode speed that stands for the deployment: measured on the target, else the
+    estimate (with its basis word). Filters, reports and decision support all read this."""
+    if measured_on_target(smoke, declared) and smoke is not None:
+        return smoke.decode_tokens_per_s, "measured"
+    return fit.estimated_decode_tokens_per_s, "estimated"
+
+
+def latency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
+    """Latency targets against the measured figure when taken on the target, else the estimate
+    (`decode_figure`); a local figure under declared hardware is cited beside the estimate."""
     target = req.latency
     out: list[Reason] = []
     if not a.fit.fits:
         return out  # a model that cannot be placed has no speed to judge
-    passed = a.smoke is not None and a.smoke.status is SmokeStatus.PASSED
-    on_target = a.smoke is not None and (
-        a.smoke.backend.startswith("endpoint") or not req.hardware.declared
-    )
-    use_measured = passed and on_target
-    value: float | None
+    smoke, declared = a.smoke, req.hardware.declared
+    use_measured = measured_on_target(smoke, declared)
+    here = ""
+    if (
+        smoke is not None
+        and smoke.status is SmokeStatus.PASSED
+        and smoke.speed_usable
+        and not use_measured
+        and smoke.decode_tokens_per_s is not None
+    ):
+        here = (
+            f" (measured {smoke.decode_tokens_per_s:.1f} tokens/s on this machine, not the target)"
+        )
     ttft: float | None
     if target.min_decode_tokens_per_s is not None:
-        if use_measured and a.smoke is not None:
-            value, basis = a.smoke.decode_tokens_per_s, "measured"
-        else:
-            value, basis = a.fit.estimated_decode_tokens_per_s, "estimated"
+        value, basis = decode_figure(smoke, a.fit, declared)
+        aside = "" if use_measured else here
         if value is not None and value < target.min_decode_tokens_per_s:
             out.append(
                 Reason(
                     ReasonCode.LATENCY,
                     f"{basis} decode {value:.1f} tokens/s < min_decode_tokens_per_s = "
-                    f"{target.min_decode_tokens_per_s:g}",
+                    f"{target.min_decode_tokens_per_s:g}{aside}",
                 )
             )
     if target.max_time_to_first_token_ms is not None:
-        if use_measured and a.smoke is not None:
-            ttft, basis = a.smoke.time_to_first_token_ms, "measured"
+        if use_measured and smoke is not None and smoke.time_to_first_token_ms is not None:
+            ttft, basis = smoke.time_to_first_token_ms, "measured"
         else:
             ttft, basis = a.fit.estimated_time_to_first_token_ms, "estimated"
         if ttft is not None and ttft > target.max_time_to_first_token_ms:

@@ -282,6 +282,7 @@ def lock_requirements(
     model_id: str | None = None,
     *,
     plan: Any = None,
+    progress: Any = None,
     weights: Path | None = None,
 ) -> Lock:
     """Run the recommendation for `requirements_path` and lock its top pick (or `model_id`).
@@ -298,7 +299,9 @@ def lock_requirements(
         catalog.model(model_id)  # an unknown id: CatalogError with a did-you-mean hint
     hw = resolve_hardware(req.hardware, catalog)
     plan = plan or SmokePlan(enabled=False)
-    report = recommend(req, catalog, hw, plan, requirements_path=requirements_path)
+    report = recommend(
+        req, catalog, hw, plan, progress=progress, requirements_path=requirements_path
+    )
     return make_lock(report, catalog, hw, model_id, weights=weights, smoke=plan.enabled)
 
 

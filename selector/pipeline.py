@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,12 +10,7 @@ from selector import __version__
 from selector.catalog import Catalog
 from selector.decision import decide
 from selector.errors import ExitCode
-from selector.filtering import (
-    Assessment,
-    assess_catalog,
-    finish_assessment,
-    refresh_estimates,
-)
+from selector.filtering import Assessment, assess_catalog, finish_assessment
 from selector.hardware import HardwareProfile
 from selector.provenance import build_provenance
 from selector.ranking import QUALITY_BENCHMARKS, rank
@@ -30,102 +23,16 @@ from selector.report.schema import (
     NearMiss,
     Report,
     ScoreBreakdown,
-    UnmatchedFile,
 )
 from selector.requirements import Requirements
-from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
+from selector.smoke.interface import SmokeResult, SmokeStatus
+from selector.smoke_stage import SmokePlan, SmokeProgress, run_smoke_stage
 from selector.vocab import ReasonCode, Tuning
 
 if TYPE_CHECKING:
     from selector.weights.model import LocalWeights
 
-
-@dataclass
-class SmokePlan:
-    """What the smoke stage may do in this run (CLI options over the requirements file)."""
-
-    enabled: bool = True
-    models_dir: Path | None = None
-    use_cache: bool = True
-    include_demo: bool = True
-    on_start: Callable[[str, str], None] | None = None
-    on_done: Callable[[str, SmokeResult], None] | None = None
-    unmatched: list[UnmatchedFile] = field(default_factory=list)
-    # weights (docs/weights.md): look in the tool caches too; what --fetch-top fetched or could
-    # not; out: the local file each candidate was tested with
-    discover: bool = True
-    fetched: dict[str, LocalWeights] = field(default_factory=dict)
-    fetch_failures: dict[str, str] = field(default_factory=dict)
-    local_weights: dict[str, LocalWeights] = field(default_factory=dict)
-
-
-def _smoke_stage(
-    assessments: list[Assessment],
-    req: Requirements,
-    hw: HardwareProfile,
-    catalog: Catalog,
-    plan: SmokePlan,
-) -> list[str]:
-    """Smoke-test the statically admissible candidates that have weights or an endpoint."""
-    notes: list[str] = []
-    survivors = [a for a in assessments if not a.excluded]
-    if not plan.enabled:
-        for a in survivors:
-            a.smoke = SmokeResult.skipped(
-                "smoke tests disabled (--no-smoke or [smoke] enabled = false)"
-            )
-        return notes
-
-    # imported here: keeps --no-smoke runs light
-    from selector.smoke.jobs import after_smoke, build_jobs, local_weights_for
-    from selector.smoke.runner import run_many
-
-    local = local_weights_for(
-        [a.model for a in survivors],
-        req,
-        catalog,
-        models_dir=plan.models_dir,
-        include_demo=plan.include_demo,
-        discover=plan.discover,
-        fetched=plan.fetched,
-    )
-    plan.local_weights.update(local.chosen)
-    notes += local.notes
-    jobs, skipped, unmatched = build_jobs(
-        [a.model for a in survivors],
-        req,
-        catalog,
-        hw,
-        models_dir=plan.models_dir,
-        include_demo=plan.include_demo,
-        local=local,
-        fetch_failures=plan.fetch_failures,
-    )
-    plan.unmatched.extend(UnmatchedFile(path=str(p), reason=r) for p, r in unmatched)
-    by_id = {a.model.id: a for a in survivors}
-    for model_id, reason in skipped.items():
-        by_id[model_id].smoke = SmokeResult.skipped(reason)
-    if jobs:
-        settings = SmokeSettings(
-            n_ctx=req.smoke.n_ctx, threads=req.smoke.threads, timeout_s=req.smoke.timeout_s
-        )
-        start, done = plan.on_start, plan.on_done
-        results = run_many(
-            jobs,
-            settings,
-            use_cache=plan.use_cache,
-            concurrency=req.smoke.concurrency,
-            on_start=(lambda job: start(job.model_id, job.backend.name)) if start else None,
-            on_done=(lambda job, result: done(job.model_id, result)) if done else None,
-        )
-        for model_id, result in results.items():
-            by_id[model_id].smoke = result
-        more, calibrated = after_smoke(jobs, results, [by_id[j.model_id] for j in jobs], req, hw)
-        notes += more
-        if calibrated and hw.source == "detected":
-            artifacts = {a.model.id: catalog.artifacts_for(a.model.id) for a in assessments}
-            refresh_estimates(assessments, req, hw, artifacts)
-    return notes
+__all__ = ["SmokePlan", "SmokeProgress", "exit_code", "recommend"]
 
 
 def _risks(a: Assessment, hw: HardwareProfile) -> list[str]:
@@ -139,8 +46,12 @@ def _risks(a: Assessment, hw: HardwareProfile) -> list[str]:
         risks.append(f"unverified catalog facts: {', '.join(a.model.unverified)}")
     if a.smoke is None or a.smoke.status is SmokeStatus.SKIPPED:
         risks.append("no smoke evidence: quality and speed are estimates")
+    elif a.smoke.setup_error:
+        risks.append(f"no smoke evidence: the smoke test could not run: {a.smoke.reason}")
     elif a.smoke.status is SmokeStatus.ERROR:
         risks.append(f"smoke test error: {a.smoke.reason}")
+    elif a.smoke.speed is not None and not a.smoke.speed.usable:
+        risks.append(f"measured speed not used: {a.smoke.speed.why_not_usable}")
     if a.fit.placement == "split":
         risks.append("model is split between GPU and CPU memory: decode is bound by the CPU side")
     if a.license.clauses:
@@ -277,6 +188,7 @@ def recommend(
     hw: HardwareProfile,
     plan: SmokePlan | None = None,
     *,
+    progress: SmokeProgress | None = None,
     top: int | None = None,
     now: dt.datetime | None = None,
     requirements_path: Path | None = None,
@@ -285,7 +197,8 @@ def recommend(
     plan = plan or SmokePlan()
     assessments = assess_catalog(req, catalog, hw)
     notes = list(hw.notes)
-    notes += _smoke_stage(assessments, req, hw, catalog, plan)
+    stage = run_smoke_stage(assessments, req, hw, catalog, plan, progress)
+    notes += stage.notes
     for a in assessments:
         finish_assessment(a, req)
     ranked = rank([a for a in assessments if not a.excluded], req)
@@ -298,7 +211,7 @@ def recommend(
         _candidate(a, i, s.total, s.terms, req, hw, catalog)
         for i, (a, s) in enumerate(ranked, start=1)
     ]
-    _attach_artifacts(candidates, catalog, req, plan)
+    _attach_artifacts(candidates, catalog, stage.local_weights)
     decision.annotate(candidates)
     excluded = [
         ExcludedReport(
@@ -322,7 +235,7 @@ def recommend(
         hardware=hw,
         candidates=candidates,
         excluded=excluded,
-        unmatched_files=plan.unmatched,
+        unmatched_files=stage.unmatched,
         notes=notes,
         near_misses=near_misses(assessments, req, hw),
         provenance=build_provenance(requirements_path, catalog, hw, generated_at),
@@ -332,13 +245,13 @@ def recommend(
 
 
 def _attach_artifacts(
-    candidates: list[CandidateReport], catalog: Catalog, req: Requirements, plan: SmokePlan
+    candidates: list[CandidateReport], catalog: Catalog, local_weights: dict[str, LocalWeights]
 ) -> None:
     """Each candidate's `artifact`: the file tested here, else the pinned one (SPEC §7)."""
     from selector.weights.artifacts import artifact_report
 
     for c in candidates:
-        local = plan.local_weights.get(c.id)
+        local = local_weights.get(c.id)
         c.artifact = artifact_report(catalog, c.id, c.fit.quantization, local)
 
 

@@ -188,6 +188,8 @@ def tooling(model: ModelEntry) -> Term:
 def smoke_term(result: SmokeResult | None) -> Term:
     if result is None or result.status is SmokeStatus.SKIPPED:
         return Term(UNTESTED_SMOKE_SCORE, "not smoke-tested (neutral)")
+    if result.setup_error:  # the run could not start: nothing is known about the model
+        return Term(UNTESTED_SMOKE_SCORE, f"not smoke-tested: {result.reason} (neutral)")
     if result.status is SmokeStatus.ERROR:
         return Term(0.0, f"smoke test error: {result.reason}")
     total = max(result.probes_total, 1)

@@ -249,6 +249,11 @@ class SmokeOptions(_Section):
     threads: Count | None = None
     concurrency: Count = Field(4, description="endpoints probed at once")
     endpoints: list[EndpointSpec] = Field(default_factory=list)
+    memory_limit_gb: PositiveFloat | None = Field(
+        None,
+        description="private memory (GiB) a local llama.cpp smoke run may allocate, the mapped "
+        "model file not counted; default: 85% of the available RAM less the model file",
+    )
 
     @field_validator("models_dir")
     @classmethod

@@ -139,7 +139,12 @@ def verify_endpoint(
     result = backend.run(SmokeSettings(timeout_s=timeout_s))
     detail = (
         f"{result.probes_passed}/{result.probes_total} probes, "
-        f"{result.decode_tokens_per_s:.1f} tokens/s: {result.reason}"
+        + (
+            f"{result.decode_tokens_per_s:.1f} tokens/s: "
+            if result.decode_tokens_per_s is not None
+            else ""
+        )
+        + result.reason
     )
     checks.append(Check("suite", result.status is SmokeStatus.PASSED, detail))
     return checks

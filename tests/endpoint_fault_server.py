@@ -97,6 +97,9 @@ class FaultServer(ThreadingHTTPServer):
         error_status: int = 400,
         error_message: str = "bad request",
         bomb_mb: int = 64,
+        models: list[str] | None = None,
+        models_status: int = 200,
+        honours_ignore_eos: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
@@ -111,12 +114,15 @@ class FaultServer(ThreadingHTTPServer):
         self.answers = answers
         self.reject_needle = reject_needle
         self.delay_s = delay_s
-        self.served = served or ["fake-model"]
         self.redirect_to = redirect_to
         self.error_status = error_status
         self.error_message = error_message
         self.bomb_mb = bomb_mb
         self._bomb: bytes | None = None
+        # `served` (hostile tests) and `models` (integrity tests) both name what /models lists
+        self.models = models if models is not None else (served or ["fake-model"])
+        self.models_status = models_status
+        self.honours_ignore_eos = honours_ignore_eos
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.posts: list[dict[str, Any]] = []
@@ -234,7 +240,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.stop.wait(self.server.hang_s)
             return
         if self.path.rstrip("/").endswith("/models"):
-            data = [{"id": name} for name in self.server.served]
+            if self.server.models_status != 200:
+                self._json(self.server.models_status, {"error": {"message": "no such route"}})
+                return
+            data = [{"id": m} for m in self.server.models]
             self._json(200, {"object": "list", "data": data})
         else:
             self._json(404, {"error": {"message": f"no route {self.path}"}})
@@ -407,6 +416,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(self._chunk({}, finish="tool_calls"))
         else:
             words = self._reply_for(body).split(" ")
+            if server.honours_ignore_eos and body.get("ignore_eos"):
+                # like llama-server: keep generating to max_tokens (the reply, repeated)
+                while len(words) < int(body.get("max_tokens") or 0):
+                    words += words
+                words = words[: int(body["max_tokens"])]
             for i, word in enumerate(words):
                 if server.delay_s:
                     time.sleep(server.delay_s)
@@ -437,6 +451,9 @@ def fault_server(
     answers: dict[str, str] | None = None,
     reject_needle: str | None = None,
     delay_s: float = 0.0,
+    models: list[str] | None = None,
+    models_status: int = 200,
+    honours_ignore_eos: bool = False,
     **hostile: Any,
 ) -> Iterator[FaultServer]:
     """Run a FaultServer in a thread for the duration of the block (`hostile`: the extra
@@ -452,6 +469,9 @@ def fault_server(
         answers=answers or {},
         reject_needle=reject_needle,
         delay_s=delay_s,
+        models=models,
+        models_status=models_status,
+        honours_ignore_eos=honours_ignore_eos,
         **hostile,
     )
     thread = threading.Thread(

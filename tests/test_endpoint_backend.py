@@ -262,9 +262,9 @@ def test_inline_think_blocks_are_set_aside() -> None:
     assert split_reasoning("plain") == ("plain", "")
 
 
-def test_unknown_model_404_names_what_the_server_serves() -> None:
+def test_unknown_model_is_refused_naming_what_the_server_serves() -> None:
     with fault_server("404") as server:
         result = EndpointBackend(server.base_url, "Qwen/Qwen3-30B-A3B", **FAST).run(SETTINGS)
-    assert result.status is SmokeStatus.ERROR
-    assert result.reason.startswith(f"HTTP 404 from POST {server.base_url}/chat/completions")
-    assert result.reason.endswith("the server serves fake-model, not 'Qwen/Qwen3-30B-A3B'")
+    assert result.status is SmokeStatus.ERROR and result.setup_error
+    assert server.posts == []  # refused from GET /models, before any probe
+    assert result.reason.startswith(f"{server.base_url} serves 'fake-model', not 'Qwen/Qwen3")

@@ -99,7 +99,9 @@ def hostile_setup(tmp_path: Path):
     models = tmp_path / "models"
     # a file name with an ESC sequence and markup, matching no catalog entry
     make_tiny_gguf(models / f"{ESC}[31m[bold]evil[link=x].gguf", arch="nosucharch")
-    with fault_server("error-message", error_status=500, error_message=EVIL) as server:
+    with fault_server(
+        "error-message", error_status=500, error_message=EVIL, served=["[/INST] served"]
+    ) as server:
         req = tmp_path / "req.toml"
         req.write_text(
             '[use_case]\nname = "\\u001b[2J\\u001b]0;owned\\u0007 [bold]Team # *x* <b>"\n'
@@ -176,7 +178,8 @@ def test_hostile_text_reaches_the_terminal_as_text(hostile_setup, tmp_path: Path
 def test_smoke_table_shows_answers_and_names_as_text(tmp_path: Path) -> None:
     reset_cancel()
     answer = "[/INST] " + ESC + "[2J [link=https://evil.example]x[/link] :smile:"
-    with fault_server("ok", reply=answer, served=["[/bold] served " + ESC + "[31m"]) as server:
+    served = ["[/INST] m", "[/bold] served " + ESC + "[31m"]  # the name asked for is served
+    with fault_server("ok", reply=answer, served=served) as server:
         result = runner.invoke(
             app,
             ["smoke", "--endpoint", server.base_url, "--model", "[/INST] m", "--timeout", "20"],
@@ -234,9 +237,12 @@ def test_error_messages_show_file_names_with_controls_as_text(tmp_path: Path) ->
     assert "\\x1b]0;title\\x07[bold]req.toml" in result.stderr
 
 
-def test_the_smoke_spinner_shows_a_hostile_name_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    from selector.smoke.cli import SmokeFormat, _status
+def test_the_smoke_spinner_shows_a_hostile_name_as_text() -> None:
+    from rich.console import Console
 
-    monkeypatch.setenv("FORCE_COLOR", "1")  # the spinner runs only on a terminal
-    with _status(SmokeFormat.TABLE, "smoke-testing [/x] " + ESC + "[2J model.gguf"):
-        pass  # Rich used to parse the name as markup here: MarkupError
+    from selector.smoke.cli import _status
+
+    console = Console(stderr=True, force_terminal=True)  # the spinner runs only on a terminal
+    with _status(console, "smoke-testing [/x] " + ESC + "[2J model.gguf") as status:
+        status.say("waiting for [/bold] " + ESC + "[2J another run")
+        # Rich used to parse the name as markup here: MarkupError

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from gguf_factory import CHATML_TEMPLATE, make_tiny_gguf
 from typer.testing import CliRunner
 
@@ -89,6 +90,7 @@ def test_local_weights_are_smoke_tested_and_the_verdict_is_reported(tmp_path: Pa
     assert len(smoke["model_sha256"]) == 64
 
 
+@pytest.mark.usefixtures("quiet_machine")
 def test_a_cached_rerun_gives_the_same_verdict(tmp_path: Path) -> None:
     first_dir, second_dir = tmp_path / "a", tmp_path / "b"
     first_dir.mkdir()

@@ -23,6 +23,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
 
 
+@pytest.mark.usefixtures("quiet_machine")
 def test_smoke_json_is_the_smoke_object_plus_path_settings_and_fit(tiny: Path) -> None:
     result = runner.invoke(app, ["smoke", str(tiny), "--format", "json", *ARGS])
     # random weights fail the suite: exit 1, and the report is still complete

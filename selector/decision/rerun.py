@@ -12,7 +12,7 @@ from selector.catalog import Catalog, ModelEntry
 from selector.filtering import Assessment, assess_catalog, finish_assessment
 from selector.hardware import HardwareProfile, resolve_hardware
 from selector.requirements import HardwareSpec, Requirements
-from selector.smoke.interface import SmokeResult, SmokeStatus
+from selector.smoke.interface import SmokeResult
 from selector.vocab import ReasonCode
 
 
@@ -64,11 +64,6 @@ def codes(a: Assessment) -> set[ReasonCode]:
 
 def decode_figure(a: Assessment, req: Requirements) -> tuple[float | None, str]:
     """The decode speed the latency filter judges: measured on the target, else the estimate."""
-    s = a.smoke
-    if (
-        s is not None
-        and s.status is SmokeStatus.PASSED
-        and (s.backend.startswith("endpoint") or not req.hardware.declared)
-    ):
-        return s.decode_tokens_per_s, "measured"
-    return a.fit.estimated_decode_tokens_per_s, "estimated"
+    from selector.filtering import decode_figure as figure
+
+    return figure(a.smoke, a.fit, req.hardware.declared)

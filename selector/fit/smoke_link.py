@@ -160,11 +160,18 @@ def calibrate_from_smoke(
     `smoke_result` is a SmokeResult (or anything with `decode_tokens_per_s`,
     `prefill_tokens_per_s`, `prompt_tokens`, `speed_tokens`, `threads`). Returns the decode
     bandwidth efficiency of the refitted model (its per-token overhead comes on top), or None
-    when the run measured no decode speed. Runs with layers on a GPU are not calibrated here.
+    when the run measured no decode speed, when the result came from the smoke cache (it was
+    counted when measured), or when its speed evidence is not usable (runs shorter than 64
+    tokens, a busy machine). Runs with layers on a GPU are not calibrated here.
     """
     measured = float(getattr(smoke_result, "decode_tokens_per_s", 0.0) or 0.0)
     if measured <= 0:
         return None
+    evidence = getattr(smoke_result, "speed", None)
+    if getattr(smoke_result, "cached", False) or (
+        evidence is not None and not getattr(evidence, "usable", False)
+    ):
+        return None  # counted when measured; or too short, or taken on a busy machine
     shape = _shape(model, quantization, gguf_path)
     speed_tokens = int(getattr(smoke_result, "speed_tokens", 0) or 128)
     prompt = int(getattr(smoke_result, "prompt_tokens", 0) or 64)

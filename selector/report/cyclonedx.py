@@ -149,10 +149,14 @@ def model_card(c: CandidateReport) -> dict[str, Any]:
         metrics += [
             _metric("smoke-status", s.status.value, slice_),
             _metric("probes-passed", f"{s.probes_passed}/{s.probes_total}", slice_),
-            _metric("decode-tokens-per-second", f"{s.decode_tokens_per_s:.2f}", slice_),
-            _metric("time-to-first-token-ms", f"{s.time_to_first_token_ms:.0f}", slice_),
-            _metric("peak-memory-gib", f"{s.peak_rss_gb:.3f}", slice_),
         ]
+        measured = [
+            ("decode-tokens-per-second", s.decode_tokens_per_s, ".2f"),
+            ("time-to-first-token-ms", s.time_to_first_token_ms, ".0f"),
+            ("peak-memory-gib", s.peak_rss_gb, ".3f"),
+        ]
+        # a figure that was not measured is left out, never reported as 0
+        metrics += [_metric(n, f"{v:{fmt}}", slice_) for n, v, fmt in measured if v is not None]
         for name, rate in sorted(s.capabilities.items()):
             metrics.append(
                 _metric(

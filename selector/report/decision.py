@@ -227,8 +227,12 @@ def rationale(report: Report) -> str:
     s = c.smoke
     if s.status.value in ("passed", "failed"):
         out.append(
-            f"Its smoke test {s.status.value} {s.probes_passed}/{s.probes_total} probes at "
-            f"{s.decode_tokens_per_s:.1f} tokens/s on the machine that ran it."
+            f"Its smoke test {s.status.value} {s.probes_passed}/{s.probes_total} probes"
+            + (
+                f" at {s.decode_tokens_per_s:.1f} tokens/s on the machine that ran it."
+                if s.decode_tokens_per_s is not None
+                else " (no decode speed measured)."
+            )
         )
     else:
         out.append("It was not smoke-tested here, so its quality and speed are estimates.")

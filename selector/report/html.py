@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from selector.errors import InputError
 from selector.report.decision_schema import WhatIf
 from selector.report.decision_text import toml_value
+from selector.report.figures import declared, speed_value
 from selector.report.schema import CandidateReport, Report
 
 if TYPE_CHECKING:
@@ -49,10 +50,9 @@ def _svg(fig: Figure, salt: str) -> str:
     return text[text.index("<svg") :]
 
 
-def _speed(c: CandidateReport) -> float | None:
-    if c.smoke.status.value == "passed" and c.smoke.decode_tokens_per_s:
-        return c.smoke.decode_tokens_per_s
-    return c.fit.estimated_decode_tokens_per_s
+def _speed(c: CandidateReport, is_declared: bool) -> float | None:
+    """The decode speed that stands for the deployment (report/figures.py)."""
+    return speed_value(c, is_declared)[0]
 
 
 def score_bars(report: Report) -> str:
@@ -86,7 +86,7 @@ def quality_speed_scatter(report: Report) -> str:
     from matplotlib.lines import Line2D
 
     cands = report.candidates
-    xs = [_speed(c) or 0.0 for c in cands]
+    xs = [_speed(c, declared(report)) or 0.0 for c in cands]
     ys = [c.score_breakdown.quality for c in cands]
     mem = [c.fit.memory_gb for c in cands]
     biggest = max(mem, default=1.0) or 1.0
@@ -157,8 +157,7 @@ def _ranked_table(report: Report) -> str:
     )
     rows = []
     for c in report.candidates:
-        speed = _speed(c)
-        measured = c.smoke.status.value == "passed" and bool(c.smoke.decode_tokens_per_s)
+        speed, measured = speed_value(c, declared(report))
         front = (
             '<span class="front">front</span>'
             if c.pareto

@@ -17,6 +17,7 @@ from selector.report.decision import (
     rationale,
 )
 from selector.report.decision_text import sensitivity_line
+from selector.report.figures import declared, smoke_evidence, speed_text
 from selector.report.schema import CandidateReport, Report
 from selector.textsafe import md, md_code
 
@@ -112,6 +113,10 @@ def serving_lines(report: Report, c: CandidateReport) -> list[str]:
     return lines
 
 
+def _figure(value: float | None, fmt: str, unit: str) -> str:
+    return "not measured" if value is None else f"{value:{fmt}} {unit}"
+
+
 def format_markdown(report: Report) -> str:
     """The decision record: summary, policy, inputs, shortlist, rationale, one section per
     candidate, near-misses, exclusions, notes, approvals."""
@@ -174,14 +179,6 @@ def inputs_section(report: Report) -> list[str]:
     return [*out, ""]
 
 
-def _speed_cell(c: CandidateReport) -> str:
-    s = c.smoke
-    if s.status.value == "passed" and s.decode_tokens_per_s:
-        return f"{s.decode_tokens_per_s:.1f} measured"
-    est = c.fit.estimated_decode_tokens_per_s
-    return f"~{est:.0f} est." if est else "n/a"
-
-
 def _smoke_cell(c: CandidateReport) -> str:
     s = c.smoke
     if s.status.value in ("passed", "failed"):
@@ -201,7 +198,7 @@ def shortlist_section(report: Report) -> list[str]:
     for c in report.candidates:
         out.append(
             f"| {c.rank} | {c.id} | {c.params_b:g}B | {_md(c.license)} | {c.origin_country} | "
-            f"{c.fit.placement} | {c.fit.memory_gb:.1f} GB | {_speed_cell(c)} | "
+            f"{c.fit.placement} | {c.fit.memory_gb:.1f} GB | {speed_text(c, declared(report))} | "
             f"{_smoke_cell(c)} | {c.score:.3f} | {'front' if c.pareto else ''} |"
         )
     out += [
@@ -290,15 +287,17 @@ def hardware_lines(report: Report, c: CandidateReport) -> list[str]:
 
 def evidence_lines(report: Report, c: CandidateReport) -> list[str]:
     s = c.smoke
+    if s.setup_error:
+        return [
+            f"- [ ] Smoke evidence: none, the run could not start (no penalty) — {_md(s.reason)}"
+        ]
     if s.status.value == "skipped":
         return [f"- [ ] Smoke evidence: none — {_md(s.reason)}"]
-    predicted = f" (predicted {c.smoke_prediction.memory_gb:.2f} GB)" if c.smoke_prediction else ""
-    return [
-        f"- [ ] Smoke evidence: {s.status.value}, {s.probes_passed}/{s.probes_total} probes "
-        f"(suite v{s.suite_version or '?'}); decode {s.decode_tokens_per_s:.1f} tokens/s, "
-        f"first token {s.time_to_first_token_ms:.0f} ms, peak {s.peak_rss_gb:.2f} GB{predicted}; "
-        f"tested file sha256 `{md_code(s.model_sha256 or 'n/a')}` ({_md(s.backend)})"
-    ]
+    text = smoke_evidence(c, declared(report)) or s.status.value
+    out = [f"- [ ] Smoke evidence (suite v{s.suite_version or '?'}): {_md(text)}"]
+    if s.model_sha256:
+        out.append(f"  - tested file sha256 `{md_code(s.model_sha256)}` ({_md(s.backend)})")
+    return out
 
 
 def pareto_cost_lines(report: Report, c: CandidateReport) -> list[str]:

@@ -5,15 +5,9 @@ from __future__ import annotations
 import io
 
 from selector.report.decision_text import sensitivity_line
+from selector.report.figures import declared, smoke_evidence, speed_text
 from selector.report.schema import CandidateReport, Report
 from selector.textsafe import one_line, rich_text
-
-
-def _speed(c: CandidateReport) -> str:
-    if c.smoke.status.value == "passed" and c.smoke.decode_tokens_per_s:
-        return f"{c.smoke.decode_tokens_per_s:.1f} measured"
-    est = c.fit.estimated_decode_tokens_per_s
-    return f"~{est:.0f} est." if est else "n/a"
 
 
 def _fit_cell(c: CandidateReport) -> str:
@@ -29,6 +23,8 @@ def _fit_cell(c: CandidateReport) -> str:
 
 def _smoke_cell(c: CandidateReport) -> str:
     s = c.smoke
+    if s.setup_error:
+        return "not run"
     if s.status.value in ("passed", "failed"):
         return f"{s.status.value} {s.probes_passed}/{s.probes_total}"
     return s.status.value
@@ -83,7 +79,7 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
             c.origin_country,
             _fit_cell(c),
             f"{c.fit.memory_gb:.1f} GB",
-            _speed(c),
+            speed_text(c, declared(report)),
             _smoke_cell(c),
             f"{c.score:.3f}",
             "yes" if c.pareto else "",
@@ -107,7 +103,7 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
         line = sensitivity_line(report)
         if line:
             console.print(line, markup=False)
-    for line in smoke_evidence_lines(report.candidates):
+    for line in smoke_evidence_lines(report.candidates, declared=declared(report)):
         say(line)
     if report.excluded:
         say(f"\nExcluded: {len(report.excluded)} model(s)")
@@ -140,19 +136,12 @@ def provenance_line(report: Report) -> str:
     )
 
 
-def smoke_evidence_lines(candidates: list[CandidateReport]) -> list[str]:
-    """Measured figures beside what the fit model predicted for the same run."""
+def smoke_evidence_lines(candidates: list[CandidateReport], *, declared: bool = False) -> list[str]:
+    """Measured figures beside what the fit model predicted for the same run, labelled with
+    where they were taken; a run that could not start says why, whole."""
     lines = []
     for c in candidates:
-        s = c.smoke
-        if s.status.value not in ("passed", "failed"):
-            continue
-        line = (
-            f"Smoke {c.id}: {s.status.value} {s.probes_passed}/{s.probes_total} probes, "
-            f"{s.decode_tokens_per_s:.1f} tokens/s, first token {s.time_to_first_token_ms:.0f} ms, "
-            f"peak RSS {s.peak_rss_gb:.2f} GB"
-        )
-        if c.smoke_prediction is not None:
-            line += f" (predicted {c.smoke_prediction.memory_gb:.2f} GB)"
-        lines.append(line + (" [cached]" if s.cached else ""))
+        text = smoke_evidence(c, declared)
+        if text is not None:
+            lines.append(f"Smoke {c.id}: {text}")
     return lines

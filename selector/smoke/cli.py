@@ -1,7 +1,7 @@
-"""`selector smoke`: run the probe suite on one GGUF file or one OpenAI-compatible endpoint.
+"""`selector smoke`: parse the options, call `selector.smoke_stage.smoke_one`, render.
 
-Only option parsing and rendering live here; llama_cpp and httpx are imported by the backends
-when a run needs them, so `selector --help` stays fast.
+Also the smoke progress display `recommend` uses (`SmokeProgressLines`). llama_cpp and httpx
+are imported by the backends when a run needs them, so `selector --help` stays fast.
 """
 
 from __future__ import annotations
@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from selector.errors import ExitCode, InputError
+from selector.errors import ExitCode
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
 from selector.vocab import Tuning
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
 
 
 class SmokeFormat(str, Enum):
@@ -65,150 +69,87 @@ def smoke_command(
     ] = None,
 ) -> None:
     """Run the probe suite on one model: real load, measured speed and memory, every probe."""
-    from selector.hardware import detect_hardware
-    from selector.smoke.cache import SmokeCache
-    from selector.smoke.runner import run_suite
+    from rich.console import Console
 
-    settings = SmokeSettings(n_ctx=n_ctx, threads=threads, timeout_s=timeout)
-    hardware = detect_hardware()
-    extra: dict[str, Any] = {}
-    if endpoint is not None:
-        if model is not None:
-            raise InputError("give either MODEL or --endpoint, not both")
-        if not served_model:
-            raise InputError("--endpoint needs --model NAME (the model the server serves)")
-        from selector.smoke.endpoint import EndpointBackend
+    from selector.smoke_stage import smoke_one
 
-        backend: Any = EndpointBackend(
-            endpoint,
-            served_model,
-            api_key_env=api_key_env,
-            tuning=tuning or Tuning.INSTRUCT,
-            timeout_s=timeout,
-        )
-        extra.update(
-            model_path=None,
+    err = Console(stderr=True)
+    with _status(err, f"smoke-testing {model or served_model}") as status:
+        run = smoke_one(
+            model=model,
             endpoint=endpoint,
-            model=served_model,
-            tuning=backend.tuning.value,
-            fit=None,
+            served_model=served_model,
+            api_key_env=api_key_env,
+            tuning=tuning,
+            settings=SmokeSettings(n_ctx=n_ctx, threads=threads, timeout_s=timeout),
+            use_cache=not no_cache,
+            catalog_paths=catalog,
+            on_wait=status.say,
         )
-    else:
-        if model is None:
-            raise InputError("give a GGUF file, or --endpoint URL --model NAME")
-        backend, extra = _local_backend(model, tuning, catalog)
-
-    cache = None if no_cache else SmokeCache()
-    with _status(output_format, f"smoke-testing {model or served_model}"):
-        result = run_suite(backend, settings, cache=cache, fingerprint=hardware.fingerprint())
-    if extra.get("model_path") is not None:
-        extra["fit"] = _predicted_fit(Path(extra["model_path"]), hardware, result, extra)
-
+    result = run.result
     if output_format is SmokeFormat.JSON:
         payload = {
             **result.model_dump(mode="json"),
-            **extra,
-            "settings": settings.model_dump(mode="json") | {"threads": result.threads or threads},
+            **run.extra,
+            "settings": run.settings.model_dump(mode="json")
+            | {"threads": result.threads or threads},
         }
         typer.echo(json.dumps(payload, indent=2))
     else:
-        _render_table(result, extra)
+        _render_table(result, run.extra)
+    if result.setup_error:  # the run's problem, not the model's: a usage error, said whole
+        from selector.textsafe import clean
+
+        err.print(f"error: {clean(result.reason)}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.BAD_INPUT)
     raise typer.Exit(ExitCode.OK if result.status is SmokeStatus.PASSED else ExitCode.NONE_SURVIVES)
 
 
-def _local_backend(
-    model: Path, tuning: Tuning | None, catalog_paths: list[Path] | None
-) -> tuple[Any, dict[str, Any]]:
-    """The llama.cpp backend for a file, its tuning from the catalog entry when one matches."""
-    from selector.catalog import load_catalog
-    from selector.paths import expand_user, regular_file_problem
-    from selector.smoke.discovery import match_entry, read_gguf_metadata
-    from selector.smoke.llamacpp import LlamaCppBackend
-
-    path = expand_user(model, "model")
-    problem = regular_file_problem(path)
-    if problem:  # a directory or a FIFO is named as such, not "no such file"
-        raise InputError(f"{model}: {problem}")
-    info = read_gguf_metadata(path)  # GGUFFormatError (exit 2) for a file that is not a GGUF
-    cat = load_catalog(catalog_paths or [])
-    by_name = [
-        m.id for m in cat.models.values() if path.name.lower() in map(str.lower, m.gguf_files)
-    ]
-    catalog_id = by_name[0] if len(by_name) == 1 else match_entry(info, cat)[0]
-    if tuning is None and catalog_id is not None:
-        tuning = cat.models[catalog_id].tuning
-    backend = LlamaCppBackend(path, tuning=tuning)
-    extra = {
-        "model_path": str(path.resolve()),
-        "catalog_id": catalog_id,
-        "tuning": backend.tuning.value,
-        "gguf": {"architecture": info.architecture, "name": info.get("general.name")},
-    }
-    return backend, extra
-
-
-def _predicted_fit(
-    path: Path, hardware: Any, result: SmokeResult, extra: dict[str, Any]
-) -> dict[str, Any] | None:
-    """What the fit model predicts for this run's settings, to set beside the measured peak."""
-    try:
-        from selector.fit.smoke_link import predict_smoke
-
-        fit = predict_smoke(
-            hardware,
-            result.n_ctx or 2048,
-            gguf_path=path,
-            quantization=result.quantization or "Q4_K_M",
-        )
-    except Exception as exc:  # a prediction we cannot make is noted, not fatal
-        extra["fit_error"] = f"{type(exc).__name__}: {exc}"
-        return None
-    fit = fit.model_copy(update={"llama_cpp_estimate_gb": _llama_cpp_cross_check(path, result)})
-    return fit.model_dump(mode="json")
-
-
-def _llama_cpp_cross_check(path: Path, result: SmokeResult) -> float | None:
-    """llama.cpp's own no_alloc estimate for the child's settings, where `llama-fit-params` is
-    installed (PATH, $SELECTOR_LLAMA_FIT_PARAMS, or the bench build); the llama-cpp-python
-    bindings do not expose it."""
-    from selector.fit.llama_cpp_check import find_fit_params, llama_cpp_estimate
-
-    if find_fit_params() is None:
-        return None
-    n_ctx = result.n_ctx or 2048
-    estimate = llama_cpp_estimate(
-        path,
-        n_ctx,
-        n_batch=min(512, n_ctx),
-        n_ubatch=min(512, n_ctx),
-        swa_full=True,
-        flash_attn=False,
-        n_gpu_layers=0,
-        timeout_s=60,
-    )
-    return round(estimate.total_gb, 3) if estimate else None
-
-
 class _status:
-    """A spinner on stderr while the run lasts (nothing for JSON on a non-terminal)."""
+    """A spinner on stderr while the run lasts (nothing on a non-terminal); `say` prints a line
+    (waiting for another selector's local run) whole, above the spinner."""
 
-    def __init__(self, fmt: SmokeFormat, text: str) -> None:
-        from rich.console import Console
-
-        self.console = Console(stderr=True)
+    def __init__(self, console: Console, text: str) -> None:
+        self.console = console
         self.text = text
         self._cm: Any = None
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _status:
         if self.console.is_terminal:
             from selector.textsafe import rich_text
 
             self._cm = self.console.status(rich_text(self.text))  # a path or name: not markup
             self._cm.__enter__()
+        return self
+
+    def say(self, message: str) -> None:
+        from selector.textsafe import clean
+
+        self.console.print(clean(message), markup=False, highlight=False, soft_wrap=True)
 
     def __exit__(self, *exc: object) -> None:
         if self._cm is not None:
             self._cm.__exit__(*exc)
+
+
+def _num(value: float | None, fmt: str, unit: str) -> str:
+    """A measured figure, or '-' where nothing was measured (never a made-up 0)."""
+    return "-" if value is None else f"{value:{fmt}} {unit}"
+
+
+def speed_summary(result: SmokeResult) -> str:
+    """Decode speed with how it was taken: '41.2 tokens/s (median of 3 x 64 tokens, spread 4%)'."""
+    if result.decode_tokens_per_s is None:
+        return "-"
+    text = f"{result.decode_tokens_per_s:.1f} tokens/s"
+    speed = result.speed
+    if speed is None:
+        return text
+    spread = f", spread {speed.spread:.0%}" if speed.spread is not None else ""
+    text += f" (median of {speed.runs} x {speed.tokens_per_run} tokens{spread})"
+    if not speed.usable:
+        text += f"; not used: {speed.why_not_usable}"
+    return text
 
 
 def _render_table(result: SmokeResult, extra: dict[str, Any]) -> None:
@@ -225,46 +166,54 @@ def _render_table(result: SmokeResult, extra: dict[str, Any]) -> None:
     status = result.status.value
     what = extra.get("model_path") or f"{extra.get('endpoint')} ({extra.get('model')})"
     out.print(rich_text(what, style="bold"), highlight=False)
+    label = "setup error" if result.setup_error else status
     cached = " (cached)" if result.cached else ""
     out.print(
-        Text.assemble((status, colour[status]), ": ", rich_text(result.reason + cached)),
+        Text.assemble((label, colour[status]), ": ", rich_text(result.reason + cached)),
         highlight=False,
+        soft_wrap=True,
     )
 
     facts = Table(show_header=False, box=None, pad_edge=False)
     facts.add_column(style="dim")
-    facts.add_column()
+    facts.add_column(overflow="fold")
     fit = extra.get("fit") or {}
     predicted = f" (predicted {fit['memory_gb']:.2f} GiB" if fit.get("memory_gb") else ""
     if predicted and fit.get("llama_cpp_estimate_gb"):
         predicted += f"; llama.cpp estimates {fit['llama_cpp_estimate_gb']:.2f} GiB"
     predicted += ")" if predicted else ""
+    peak = _num(result.peak_rss_gb, ".2f", "GiB")
     rows = [
         ("backend", f"{result.backend} {result.llama_cpp_version}".strip()),
         ("catalog id", str(extra.get("catalog_id") or "-")),
         ("tuning", str(extra.get("tuning") or "-")),
         ("quantization", result.quantization or "-"),
         ("sha256", result.model_sha256 or "-"),
-        ("n_ctx / threads", f"{result.n_ctx} / {result.threads}"),
-        ("load time", f"{result.load_time_s:.2f} s"),
-        ("time to first token", f"{result.time_to_first_token_ms:.0f} ms"),
-        ("prefill", f"{result.prefill_tokens_per_s:.1f} tokens/s"),
-        ("decode", f"{result.decode_tokens_per_s:.1f} tokens/s"),
-        ("peak memory", f"{result.peak_rss_gb:.2f} GiB{predicted}"),
+        ("n_ctx / threads", f"{result.n_ctx or '-'} / {result.threads or '-'}"),
+        ("load time", _num(result.load_time_s, ".2f", "s")),
+        ("time to first token", _num(result.time_to_first_token_ms, ".0f", "ms")),
+        ("prefill", _num(result.prefill_tokens_per_s, ".1f", "tokens/s")),
+        ("decode", speed_summary(result)),
+        ("peak memory", peak + (predicted if peak != "-" else "")),
+        ("memory bound", _num(result.memory_limit_gb, ".3g", "GiB")),
         ("suite / wall time", f"v{result.suite_version} / {result.wall_time_s:.1f} s"),
     ]
+    if result.speed is not None and result.speed.busy_detail:
+        rows.append(("machine", result.speed.busy_detail))
     for key, value in rows:
         facts.add_row(key, rich_text(value))
     out.print(facts)
+    for note in result.notes:
+        out.print(Text(f"note: {note}"), soft_wrap=True)
     if result.probes:
         table = Table(title=f"probes: {result.probes_passed}/{result.probes_total} passed")
         for col in ("probe", "kind", "result", "answer", "why"):
             table.add_column(col, overflow="fold")
         for p in result.probes:
             mark = (
-                "[green]pass[/]"
+                Text("pass", style="green")
                 if p.passed
-                else ("[red]error[/]" if p.error else "[yellow]fail[/]")
+                else (Text("error", style="red") if p.error else Text("fail", style="yellow"))
             )
             answer = one_line(p.output, 71)
             table.add_row(
@@ -275,3 +224,71 @@ def _render_table(result: SmokeResult, extra: dict[str, Any]) -> None:
                 rich_text(p.error or p.detail),
             )
         out.print(table)
+
+
+# -- `recommend`'s progress display ---------------------------------------------------------
+def progress_label(model_id: str, result: SmokeResult) -> str:
+    """One finished smoke run, in a line: verdict, counts, speed, or the cause in full."""
+    label = f"smoke {model_id}: "
+    if result.setup_error:
+        label += f"not run ({result.reason})"
+    elif result.status.value in ("passed", "failed"):
+        label += f"{result.status.value} {result.probes_passed}/{result.probes_total}"
+        if result.decode_tokens_per_s is not None:
+            label += f", {result.decode_tokens_per_s:.1f} tok/s"
+            if result.speed is not None and not result.speed.usable:
+                label += f" (not used: {result.speed.why_not_usable})"
+    else:
+        label += result.status.value + (f" ({result.reason})" if result.reason else "")
+    return label + (" [cached]" if result.cached else "")
+
+
+class SmokeProgressLines:
+    """`recommend`'s smoke progress on stderr (a SmokeProgress).
+
+    On a terminal a spinner per running model, and each finished model as a whole line above
+    them; elsewhere (a pipe, a CI log) plain lines. A line is wrapped, never cut to the width,
+    so a cause such as a refused connection or an unset key variable is always read in full.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress: Any = None
+        self._tasks: dict[str, TaskID] = {}
+        if console.is_terminal:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}", markup=False),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+
+    def __enter__(self) -> SmokeProgressLines:
+        if self._progress is not None:
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def _line(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def started(self, model_id: str, backend: str) -> None:
+        if self._progress is not None:
+            self._tasks[model_id] = self._progress.add_task(f"smoke {model_id} ({backend})")
+        else:
+            self._line(f"smoke {model_id} ({backend}): started")
+
+    def waiting(self, model_id: str, message: str) -> None:
+        self._line(f"smoke {model_id}: {message}")
+
+    def finished(self, model_id: str, result: SmokeResult) -> None:
+        task = self._tasks.pop(model_id, None)
+        if self._progress is not None and task is not None:
+            self._progress.remove_task(task)
+        self._line(progress_label(model_id, result))

@@ -1,4 +1,8 @@
-"""Which candidates `recommend` can smoke-test, with which backend, and what it learns after."""
+"""Which candidates `recommend` can smoke-test, and with which backend.
+
+What the pipeline learns from the results (calibration, re-assessment) is
+`selector.smoke_stage.after_smoke`: smoke knows nothing of filtering.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from selector.catalog import Catalog, ModelEntry
-from selector.filtering import Assessment
 from selector.hardware import GIB, HardwareProfile
 from selector.requirements import Requirements
-from selector.smoke.interface import SmokeResult, SmokeStatus
 from selector.smoke.runner import SmokeJob
 from selector.weights.model import LocalWeights
 
@@ -155,44 +157,3 @@ def build_jobs(
                 f"(`selector fetch {model_id}` downloads its pinned artifact)"
             )
     return jobs, skipped, local.unmatched
-
-
-def after_smoke(
-    jobs: list[SmokeJob],
-    results: dict[str, SmokeResult],
-    assessments: list[Assessment],
-    req: Requirements,
-    hw: HardwareProfile,
-) -> tuple[list[str], bool]:
-    """Predict memory beside each local peak, and calibrate the speed model from passed runs.
-
-    Local runs measure this machine, so prediction and calibration use its detected profile
-    even when the report plans for declared hardware. Returns (notes, calibrated).
-    """
-    from selector.fit.smoke_link import calibrate_from_smoke, predict_smoke
-    from selector.hardware import this_machine
-
-    notes: list[str] = []
-    calibrated = False
-    here = hw if hw.source == "detected" else this_machine()
-    for job, a in zip(jobs, assessments, strict=True):
-        result = results.get(job.model_id)
-        path = getattr(job.backend, "model_path", None)
-        if result is None or path is None or result.status is SmokeStatus.ERROR:
-            continue
-        n_ctx = result.n_ctx or req.smoke.n_ctx
-        try:
-            a.smoke_prediction = predict_smoke(here, n_ctx, gguf_path=path, model=a.model)
-            if result.status is SmokeStatus.PASSED:
-                factor = calibrate_from_smoke(
-                    a.model, here, result.quantization or a.fit.quantization, n_ctx, result, path
-                )
-                if factor is not None:
-                    calibrated = True
-                    notes.append(
-                        f"CPU decode efficiency on this machine calibrated to {factor:.2f} "
-                        f"from the {job.model_id} smoke test"
-                    )
-        except Exception as exc:  # a prediction we cannot make is a note, not a failed run
-            notes.append(f"no memory prediction for {job.model_id}: {type(exc).__name__}: {exc}")
-    return notes, calibrated

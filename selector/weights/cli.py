@@ -4,6 +4,7 @@ only when a download is asked for)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from enum import Enum
 from pathlib import Path
@@ -128,8 +129,8 @@ def fetch_top_step(
     n: int,
     *,
     yes: bool,
-) -> None:
-    """Plan, show, confirm and run `--fetch-top N`; what was fetched goes into `plan`."""
+) -> SmokePlan:
+    """Plan, show, confirm and run `--fetch-top N`; the plan again, with what was fetched."""
     from selector.weights.fetch import HubSettings
     from selector.weights.fetch_top import confirm_fetch_top, plan_fetch_top, run_fetch_top
 
@@ -149,9 +150,12 @@ def fetch_top_step(
         settings,
         on_start=lambda item: _say(console, f"fetching {item.model_id}: {item.artifact.repo}"),
     )
-    plan.fetched.update(result.fetched)
-    plan.fetch_failures.update(result.failures)
     for model_id, why in result.failures.items():
         _say(console, f"fetch {model_id} failed: {why}")
     for note in result.notes:
         _say(console, f"note: {note}")
+    return dataclasses.replace(
+        plan,
+        fetched={**plan.fetched, **result.fetched},
+        fetch_failures={**plan.fetch_failures, **result.failures},
+    )
