@@ -244,10 +244,7 @@ def make_lock(
         evidence=LockedEvidence(
             rank=c.rank,
             score=c.score,
-            score_breakdown={
-                k: getattr(c.score_breakdown, k)
-                for k in ("quality", "size_preference", "license", "tooling", "smoke")
-            },
+            score_breakdown=c.score_breakdown.terms(),
             placement=c.fit.placement,
             memory_gb=c.fit.memory_gb,
             estimated_decode_tokens_per_s=c.fit.estimated_decode_tokens_per_s,

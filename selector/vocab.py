@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from enum import Enum
 
+# The terms of the score, in the order every report lists them: the keys of `[ranking.weights]`,
+# of the report's `score_breakdown` and of the lock's evidence (docs/ranking.md explains each).
+SCORE_TERMS: tuple[str, ...] = ("quality", "size_preference", "license", "tooling", "smoke")
+
 
 class Capability(str, Enum):
     """What a deployment can ask a model to do (SPEC §2 `use_case.needs`)."""

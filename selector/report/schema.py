@@ -14,7 +14,7 @@ from selector.hardware import HardwareProfile
 from selector.provenance import Provenance
 from selector.report.decision_schema import CostReport, Sensitivity, WhatIf
 from selector.smoke.interface import SmokeResult
-from selector.vocab import ReasonCode
+from selector.vocab import SCORE_TERMS, ReasonCode
 
 SCHEMA_VERSION = 1
 
@@ -31,6 +31,10 @@ class ScoreBreakdown(_Out):
     smoke: float
     weights: dict[str, float] = Field(default_factory=dict)
     why: dict[str, str] = Field(default_factory=dict, description="the basis of each term")
+
+    def terms(self) -> dict[str, float]:
+        """Each term's value, in SCORE_TERMS order (the order every format lists them)."""
+        return {name: getattr(self, name) for name in SCORE_TERMS}
 
 
 class LicenseSummary(_Out):

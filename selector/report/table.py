@@ -95,8 +95,8 @@ def format_table(report: Report, *, color: bool = False, width: int = 150) -> st
         say(
             f"Top pick: {best.id} — "
             + "; ".join(
-                f"{k} {getattr(best.score_breakdown, k):.2f} ({best.score_breakdown.why[k]})"
-                for k in ("quality", "size_preference", "license", "tooling", "smoke")
+                f"{k} {value:.2f} ({best.score_breakdown.why[k]})"
+                for k, value in best.score_breakdown.terms().items()
             )
         )
         console.print(
