@@ -20,6 +20,7 @@ import typer
 
 from selector import __version__
 from selector.errors import ExitCode, InputError, SelectorError
+from selector.helptext import HelpGroup
 from selector.paths import check_output, write_output_file
 from selector.report.formats import OutputFormat
 
@@ -38,8 +39,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    cls=HelpGroup,
 )
-catalog_app = typer.Typer(help="Browse and check the model catalog.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="Browse and check the model catalog.", no_args_is_help=True, cls=HelpGroup
+)
 app.add_typer(catalog_app, name="catalog")
 
 
@@ -80,7 +84,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, metavar="", help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """selector: open-weight LLM selection for enterprises."""
@@ -97,9 +104,41 @@ class TextOrJson(str, Enum):
 
 
 TableOrJsonOption = Annotated[TableOrJson, typer.Option("--format", help="Output format.")]
+TextOrJsonOption = Annotated[TextOrJson, typer.Option("--format", help="Output format.")]
 CatalogOption = Annotated[
     Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
-    typer.Option("--catalog", help="Extra catalog file or directory (repeatable)."),
+    typer.Option(
+        "--catalog",
+        metavar="PATH",
+        help="Extra catalog file or directory (repeatable; docs/catalog.md).",
+    ),
+]
+ReplaceCatalogOption = Annotated[
+    bool,
+    typer.Option(
+        "--replace-catalog",
+        metavar="",
+        help="Use only the --catalog paths.",
+    ),
+]
+RequirementsArgument = Annotated[
+    Path,
+    typer.Argument(
+        metavar="REQ.toml",
+        help="Requirements file (docs/requirements.md; `selector schema` prints its JSON Schema).",
+        show_default=False,
+    ),
+]
+NoSmokeOption = Annotated[bool, typer.Option("--no-smoke", metavar="", help="Skip smoke tests.")]
+ModelsDirOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--models-dir", metavar="DIR", help="Directory of GGUF files to smoke-test."),
+]
+NoBundledModelOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-bundled-model", metavar="", help="Ignore the demo GGUF package if installed."
+    ),
 ]
 
 
@@ -122,7 +161,7 @@ def _load_catalog(extra: list[Path] | None, replace: bool = False) -> Catalog:
 @app.command()
 @handles_errors
 def recommend(
-    requirements: Annotated[Path, typer.Argument(help="Requirements TOML file (SPEC §2).")],
+    requirements: RequirementsArgument,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = (
         OutputFormat.TABLE
     ),
@@ -131,36 +170,35 @@ def recommend(
         typer.Option(
             "--output",
             "-o",
+            metavar="FILE",
             help="Write the report here (atomically; an existing file keeps its permissions; "
             "a device or FIFO is written through).",
         ),
     ] = None,
-    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip smoke tests.")] = False,
+    no_smoke: NoSmokeOption = False,
     catalog: CatalogOption = None,
-    replace_catalog: Annotated[
-        bool, typer.Option("--replace-catalog", help="Use only the --catalog paths.")
-    ] = False,
-    models_dir: Annotated[
-        Optional[Path], typer.Option("--models-dir", help="Directory of GGUF files to smoke-test.")  # noqa: UP045
-    ] = None,
+    replace_catalog: ReplaceCatalogOption = False,
+    models_dir: ModelsDirOption = None,
     top: Annotated[
-        int | None, typer.Option("--top", min=1, help="Show the N best candidates.")
+        int | None, typer.Option("--top", min=1, metavar="N", help="Show the N best candidates.")
     ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rerun cached smoke tests.")] = False,
-    no_bundled_model: Annotated[
-        bool, typer.Option("--no-bundled-model", help="Ignore the demo GGUF package if installed.")
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", metavar="", help="Rerun cached smoke tests.")
     ] = False,
+    no_bundled_model: NoBundledModelOption = False,
     fetch_top: Annotated[
         int | None,
         typer.Option(
             "--fetch-top",
             min=1,
+            metavar="N",
             help="Download the pinned GGUF of the N best candidates that fit this machine, "
             "then smoke-test them (asks first; see --yes).",
         ),
     ] = None,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask before --fetch-top downloads.")
+        bool,
+        typer.Option("--yes", "-y", metavar="", help="Do not ask before --fetch-top downloads."),
     ] = False,
 ) -> None:
     """Filter the catalog, smoke-test the candidates, rank them and report."""
@@ -311,9 +349,13 @@ def catalog_list(
 def catalog_show(
     entry_id: Annotated[
         str,
-        typer.Argument(help="A model, license or GPU id, e.g. qwen3-30b-a3b, apache-2.0, L40S."),
+        typer.Argument(
+            metavar="ID",
+            help="A model, license or GPU id, e.g. qwen3-30b-a3b, apache-2.0, L40S.",
+            show_default=False,
+        ),
     ],
-    fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format.")] = TextOrJson.TEXT,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
     catalog: CatalogOption = None,
 ) -> None:
     """Every fact the catalog holds about one model (with its license), license or GPU."""
@@ -369,7 +411,7 @@ def catalog_gpus(
     fmt: TableOrJsonOption = TableOrJson.TABLE,
     catalog: CatalogOption = None,
 ) -> None:
-    """The GPUs the catalog knows (names accepted in [hardware] gpus), with memory and bandwidth."""
+    """The GPUs the catalog knows (the names a requirements file's hardware gpus accept)."""
     from selector.catalog.views import format_gpu_table, gpu_rows
 
     rows = gpu_rows(_load_catalog(catalog))
@@ -388,13 +430,19 @@ def _width() -> int:
 @handles_errors
 def catalog_validate(
     path: Annotated[
-        Optional[Path], typer.Argument(help="Catalog file or directory; default: the shipped one.")  # noqa: UP045
+        Optional[Path],  # noqa: UP045
+        typer.Argument(
+            metavar="PATH",
+            help="Catalog file or directory; default: the shipped one.",
+            show_default=False,
+        ),
     ] = None,
     verbose: Annotated[
         bool,
         typer.Option(
             "--verbose",
             "-v",
+            metavar="",
             help="Also list each unpinned or unhashed artifact (a note, no error).",
         ),
     ] = False,
@@ -417,21 +465,24 @@ def catalog_validate(
 @app.command()
 @handles_errors
 def lock(
-    requirements: Annotated[Path, typer.Argument(help="Requirements TOML file (SPEC §2).")],
+    requirements: RequirementsArgument,
     model_id: Annotated[
         Optional[str],  # noqa: UP045 - typer needs Optional
         typer.Argument(
-            help="Shortlisted model to lock (default: the top pick).", show_default=False
+            metavar="MODEL_ID",
+            help="Shortlisted model to lock (default: the top pick).",
+            show_default=False,
         ),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the lock file.")
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the lock file.")
     ] = Path("selector.lock.json"),
     catalog: CatalogOption = None,
     weights: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
             "--weights",
+            metavar="FILE",
             help="The weights file you will deploy: its sha256 and size are locked (it must "
             "match the catalog's pin where there is one).",
         ),
@@ -440,6 +491,7 @@ def lock(
         bool,
         typer.Option(
             "--smoke",
+            metavar="",
             help="Smoke-test the candidates first (off by default: the choice then depends on "
             "the requirements, catalog and hardware alone, so verify can rerun it).",
         ),
@@ -479,28 +531,48 @@ def lock(
 @app.command()
 @handles_errors
 def verify(
-    lock_file: Annotated[Path, typer.Argument(help="The selector.lock.json to check against.")],
+    lock_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="LOCK.json",
+            help="The selector.lock.json to check against.",
+            show_default=False,
+        ),
+    ],
     file: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Argument(help="Weights file to check (size and sha256).", show_default=False),
+        typer.Argument(
+            metavar="FILE", help="Weights file to check (size and sha256).", show_default=False
+        ),
     ] = None,
     endpoint: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--endpoint", help="OpenAI-compatible base URL to check, e.g. http://host/v1"),
+        typer.Option(
+            "--endpoint",
+            metavar="URL",
+            help="OpenAI-compatible base URL to check, e.g. http://host/v1",
+        ),
     ] = None,
     served_model: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--model", help="Model name the endpoint serves."),
+        typer.Option("--model", metavar="NAME", help="Model name the endpoint serves."),
     ] = None,
     api_key_env: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--api-key-env", help="Environment variable holding the endpoint's API key."),
+        typer.Option(
+            "--api-key-env",
+            metavar="VAR",
+            help="Environment variable holding the endpoint's API key.",
+        ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=1, help="Seconds for the endpoint's suite run.")
+        float,
+        typer.Option(
+            "--timeout", min=1, metavar="SECONDS", help="Seconds for the endpoint's suite run."
+        ),
     ] = 120,
     catalog: CatalogOption = None,
-    fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format.")] = TextOrJson.TEXT,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> None:
     """Check a deployment against its lock and say what changed since (exit 0 holds, 1 not)."""
     from selector.lock import load_lock
@@ -554,20 +626,21 @@ _register_smoke()
 @app.command()
 @handles_errors
 def explain(
-    model_id: Annotated[str, typer.Argument(help="Catalog id of the model, e.g. qwen3-30b-a3b.")],
-    requirements: Annotated[Path, typer.Argument(help="Requirements TOML file (SPEC §2).")],
-    fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format.")] = TextOrJson.TEXT,
-    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip smoke tests.")] = False,
+    model_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL_ID",
+            help="Catalog id of the model, e.g. qwen3-30b-a3b.",
+            show_default=False,
+        ),
+    ],
+    requirements: RequirementsArgument,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
+    no_smoke: NoSmokeOption = False,
     catalog: CatalogOption = None,
-    replace_catalog: Annotated[
-        bool, typer.Option("--replace-catalog", help="Use only the --catalog paths.")
-    ] = False,
-    models_dir: Annotated[
-        Optional[Path], typer.Option("--models-dir", help="Directory of GGUF files to smoke-test.")  # noqa: UP045
-    ] = None,
-    no_bundled_model: Annotated[
-        bool, typer.Option("--no-bundled-model", help="Ignore the demo GGUF package if installed.")
-    ] = False,
+    replace_catalog: ReplaceCatalogOption = False,
+    models_dir: ModelsDirOption = None,
+    no_bundled_model: NoBundledModelOption = False,
 ) -> None:
     """One model under these requirements: filters, score terms, rank, what would admit it.
 

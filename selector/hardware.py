@@ -19,7 +19,7 @@ GIB = 2**30  # every *_gb figure in selector is GiB, as nvidia-smi and llama.cpp
 
 
 class GPUSlot(BaseModel):
-    """A group of identical GPUs (SPEC §3 `hardware.gpus[]`)."""
+    """A group of identical GPUs (the report's `hardware.gpus[]`)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -10,7 +10,7 @@ SCORE_TERMS: tuple[str, ...] = ("quality", "size_preference", "license", "toolin
 
 
 class Capability(str, Enum):
-    """What a deployment can ask a model to do (SPEC §2 `use_case.needs`)."""
+    """What a deployment can ask a model to do (`[use_case] needs`; docs/requirements.md)."""
 
     TOOL_CALLING = "tool-calling"
     REASONING = "reasoning"
@@ -21,7 +21,7 @@ class Capability(str, Enum):
 
 
 class Clause(str, Enum):
-    """License clauses a policy can refuse (SPEC §2 `license.deny_clauses`, plus two of ours)."""
+    """License clauses a policy can refuse (`[license] deny_clauses`; docs/requirements.md)."""
 
     MAU_CAP = "mau-cap"
     ACCEPTABLE_USE_POLICY = "acceptable-use-policy"
@@ -64,7 +64,7 @@ class Tuning(str, Enum):
 
 
 class ReasonCode(str, Enum):
-    """Why a model was excluded (SPEC §3)."""
+    """Why a model was excluded: the `code` of each reason in the report (docs/ranking.md)."""
 
     LICENSE = "license"
     ORIGIN = "origin"

@@ -26,7 +26,7 @@ GGUF_FILE_OVERHEAD = 1.01
 
 
 class Fit(BaseModel):
-    """Whether and where a model fits, what it needs and how fast it should decode (SPEC §3)."""
+    """Whether and where a model fits, what it needs and how fast it should decode (docs/fit.md)."""
 
     model_config = ConfigDict(extra="forbid")
 

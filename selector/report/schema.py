@@ -52,7 +52,7 @@ class LicenseSummary(_Out):
 
 
 class ArtifactReport(_Out):
-    """The exact weights file a recommendation is about (SPEC §7); None where unknown."""
+    """The exact weights file a recommendation is about (docs/weights.md); None where unknown."""
 
     repo: str | None = Field(None, description="Hugging Face repository, e.g. org/name-GGUF")
     revision: str | None = Field(None, description="the commit the artifact is pinned to")
