@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 import sys
 
 # pydantic looks up plugin entry points across every installed distribution the first time a
@@ -241,7 +240,7 @@ def recommend(
     else:
         report = run_recommend(req, cat, hw, plan, top=top, requirements_path=requirements)
     color = output is None and sys.stdout.isatty()
-    width = shutil.get_terminal_size((150, 40)).columns if color else 150
+    width = _width() if output is None else None  # a file gets every column
     write_output(format_report(report, fmt, color=color, width=width), output)
     raise typer.Exit(exit_code(report))
 
@@ -341,7 +340,9 @@ def catalog_list(
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
         as_of = catalog_as_of(cat)
-        sys.stdout.write(format_catalog_table(rows, color=sys.stdout.isatty(), as_of=as_of))
+        sys.stdout.write(
+            format_catalog_table(rows, color=sys.stdout.isatty(), as_of=as_of, width=_width())
+        )
 
 
 @catalog_app.command("show")
@@ -421,9 +422,12 @@ def catalog_gpus(
         sys.stdout.write(format_gpu_table(rows, color=sys.stdout.isatty(), width=_width()))
 
 
-def _width() -> int:
-    """The terminal's width on a terminal; a wide page when piped, so `| cat` cuts nothing."""
-    return shutil.get_terminal_size((150, 40)).columns if sys.stdout.isatty() else 150
+def _width() -> int | None:
+    """The terminal's width on a terminal; None (as wide as the content) when piped, so `| cat`
+    cuts nothing (selector/tables.py)."""
+    from selector.tables import output_width
+
+    return output_width()
 
 
 @catalog_app.command("validate")

@@ -19,8 +19,9 @@ class OutputFormat(str, Enum):
 
 
 def format_report(
-    report: Report, fmt: OutputFormat, *, color: bool = False, width: int = 150
+    report: Report, fmt: OutputFormat, *, color: bool = False, width: int | None = None
 ) -> str:
+    """`report` as text in `fmt`; `width` is the table's terminal width (None: every column)."""
     if fmt is OutputFormat.JSON:
         return format_json(report)
     if fmt is OutputFormat.MARKDOWN:
