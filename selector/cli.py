@@ -117,7 +117,8 @@ ReplaceCatalogOption = Annotated[
     typer.Option(
         "--replace-catalog",
         metavar="",
-        help="Use only the --catalog paths.",
+        help="Use the --catalog paths' models instead of the shipped ones (the shipped "
+        "licenses and GPUs stay there for them to name).",
     ),
 ]
 RequirementsArgument = Annotated[
@@ -450,11 +451,20 @@ def catalog_validate(
             help="Also list each unpinned or unhashed artifact (a note, no error).",
         ),
     ] = False,
+    replace_catalog: ReplaceCatalogOption = False,
 ) -> None:
-    """Check schema, unique and known ids, sources and internal consistency."""
+    """Check schema, unique and known ids, sources and internal consistency.
+
+    PATH is checked as `recommend --catalog PATH` reads it: with the shipped catalog, or with
+    --replace-catalog as `recommend --catalog PATH --replace-catalog` does.
+    """
     from selector.catalog.checks import validate_catalog
 
-    result = validate_catalog([path] if path else None, include_builtin=True)
+    if replace_catalog and path is None:
+        raise InputError("--replace-catalog needs the PATH of the catalog that replaces")
+    result = validate_catalog(
+        [path] if path else None, include_builtin=True, replace=replace_catalog
+    )
     from selector.textsafe import clean
 
     for problem in result.problems:

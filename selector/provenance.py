@@ -109,12 +109,20 @@ def catalog_file_digests(roots: Iterable[Path], *, shipped: Path | None) -> list
 
     out = []
     extra = 0
+    home = shipped.resolve() if shipped is not None else None
     for root in roots:
-        is_shipped = shipped is not None and root.resolve() == shipped.resolve()
-        label = "shipped" if is_shipped else f"extra[{extra}]"
-        extra += 0 if is_shipped else 1
+        # the shipped directory, or one of its files (what --replace-catalog still reads)
+        where = root.resolve()
+        if home is not None and (where == home or home in where.parents):
+            label, base = "shipped", home
+        else:
+            label, base = f"extra[{extra}]", None
+            extra += 1
         for path in catalog_files(root):
-            rel = path.name if root.is_file() else path.relative_to(root).as_posix()
+            if base is not None:
+                rel = path.resolve().relative_to(base).as_posix()
+            else:
+                rel = path.name if root.is_file() else path.relative_to(root).as_posix()
             out.append(CatalogFileDigest(name=f"{label}/{rel}", sha256=sha256_file(path)))
     return out
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from selector.errors import RequirementsError
 from selector.redact import base_url_problem, env_name_problem
-from selector.tomlio import describe_validation_error, did_you_mean, locate, read_toml
+from selector.tomlio import Problem, did_you_mean, locate, read_toml, validation_problems
 from selector.vocab import ISO_COUNTRIES, Capability, Clause
 
 DEFAULT_CONTEXT_TOKENS = 8192
@@ -322,8 +322,8 @@ def parse_requirements(data: dict[str, Any], path: Path, text: str = "") -> Requ
     try:
         return Requirements.model_validate(data)
     except ValidationError as exc:
-        lines = describe_validation_error(exc, path, text, Requirements)
-        raise RequirementsError("\n".join(lines)) from None
+        problems = validation_problems(exc, path, text, Requirements)
+        raise RequirementsError("\n".join(map(str, problems))) from None
 
 
 def load_requirements(path: Path, catalog: Any = None) -> Requirements:
@@ -343,13 +343,12 @@ def load_requirements(path: Path, catalog: Any = None) -> Requirements:
 
 def check_against_catalog(req: Requirements, catalog: Any, path: Path, text: str = "") -> None:
     """Names the requirements file uses that only the catalog can confirm."""
-    problems: list[str] = []
+    problems: list[Problem] = []
 
     def report(loc: tuple[str | int, ...], message: str) -> None:
         line = locate(text, loc) if text else None
-        where = f"{path}:{line}" if line else str(path)
         key = ".".join(f"[{p}]" if isinstance(p, int) else p for p in loc).replace(".[", "[")
-        problems.append(f"{where}: {key}: {message}")
+        problems.append(Problem(path, line, message, key=key))
 
     known = {lic.id.lower() for lic in catalog.licenses.values()}
     known |= {lic.spdx.lower() for lic in catalog.licenses.values() if lic.spdx}
@@ -373,7 +372,7 @@ def check_against_catalog(req: Requirements, catalog: Any, path: Path, text: str
                 f"unknown catalog model {endpoint.model_id!r}{hint}",
             )
     if problems:
-        raise RequirementsError("\n".join(problems))
+        raise RequirementsError("\n".join(map(str, problems)))
 
 
 def requirements_json_schema() -> dict[str, Any]:

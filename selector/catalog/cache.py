@@ -40,8 +40,9 @@ _MAX_ENTRY_BYTES = 64 * 2**20
 _Model = typing.TypeVar("_Model", bound=BaseModel)
 
 
-def catalog_key(files: Sequence[Path]) -> str:
-    digest = hashlib.sha256(__version__.encode())
+def catalog_key(files: Sequence[Path], replace: bool = False) -> str:
+    """The entry for these files read this way (`replace`: private models only)."""
+    digest = hashlib.sha256(__version__.encode() + (b"\0replace" if replace else b""))
     for path in files:
         st = path.stat()
         digest.update(f"\0{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode())
