@@ -21,7 +21,6 @@ from selector.hardware import HardwareProfile
 from selector.provenance import Provenance, digest_json, sha256_file
 
 LOCK_VERSION = 1
-LOCK_NAME = "selector.lock.json"
 # Bookkeeping that changes without the facts changing: not part of an entry's digest.
 UNSEALED_ENTRY_KEYS = frozenset({"last_verified"})
 

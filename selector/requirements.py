@@ -17,7 +17,6 @@ DEFAULT_QUANTIZATION = "auto"
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_TARGET_PARAMS_B = 30.0
 
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 PositiveInt = Annotated[int, Field(gt=0)]
 # Upper bounds: far above any real deployment, low enough that no figure overflows or sizes an
 # allocation from a typo (`ram_gb = 1e308`, `timeout_s = inf`).

@@ -85,8 +85,3 @@ class LocalWeights(BaseModel):
     repo: str | None = None
     revision: str | None = None
     reason: str = Field("", description="why it matched nothing, or what does not agree")
-
-    @property
-    def usable(self) -> bool:
-        """Matched a catalog entry and did not fail its pin: a file to smoke-test."""
-        return self.catalog_id is not None and self.hash is not HashStatus.MISMATCH
