@@ -1,15 +1,22 @@
-"""Help that names real things: a flag shows no `<bool>`, a repeatable option no `<list[Path]>`.
+"""The command group: help that names real things, and commands imported only when used.
 
 typer 0.29 prints a type column (`<bool>`, `<list[Path]>`) wherever an option has no
 `metavar`. selector's own options set one (PATH, N, REQ.toml); `HelpGroup` gives the rest a
 name too, so a command defined elsewhere and the `--help` option typer adds read the same:
 a flag and `--help` show nothing, a repeatable option its element's name (PATH, TEXT, N).
+
+`LazyCommand`s (smoke, models, fetch) are defined in their own packages and imported only
+when run or listed by `--help`: `recommend` and the catalog commands never load the smoke
+models or the weights code (bench/startup.py).
 """
 
 from __future__ import annotations
 
+import importlib
 import re
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from typer.core import TyperGroup
 
@@ -46,14 +53,53 @@ def _name_options(command: Any, ctx: Any) -> None:
             param.metavar = _element_name(param, ctx)
 
 
+@dataclass(frozen=True)
+class LazyCommand:
+    """A command whose function lives in `module`, listed in help after the command `after`."""
+
+    module: str
+    function: str
+    help: str
+    after: str
+
+
 class HelpGroup(TyperGroup):
-    """A command group whose commands' help names values instead of Python types."""
+    """A command group whose commands' help names values instead of Python types, and which
+    builds its `lazy` commands on first use."""
+
+    lazy: ClassVar[dict[str, LazyCommand]] = {}
+    _built: ClassVar[dict[str, Any]] = {}
+
+    def wrap(self, func: Callable[..., None]) -> Callable[..., None]:
+        """What a lazy command's function is wrapped in (the root turns errors into exits)."""
+        return func
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = list(super().list_commands(ctx))
+        for name, spec in self.lazy.items():
+            at = names.index(spec.after) + 1 if spec.after in names else len(names)
+            names.insert(at, name)
+        return names
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in self.lazy:
+            command = self._build(cmd_name)
         if command is not None and not isinstance(command, HelpGroup):
             name_params(command, ctx)
         return command
+
+    def _build(self, name: str) -> Any:
+        if name not in self._built:
+            import typer
+            import typer.main
+
+            spec = self.lazy[name]
+            func = getattr(importlib.import_module(spec.module), spec.function)
+            single = typer.Typer(add_completion=False)
+            single.command(name, help=spec.help)(self.wrap(func))
+            self._built[name] = typer.main.get_command(single)  # one command: that command
+        return self._built[name]
 
     def get_help_option(self, ctx: Any) -> Any:
         _name_options(self, ctx)  # the group's own options (`--version`)

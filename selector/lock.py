@@ -39,7 +39,7 @@ class LockRefused(SelectorError):
 
 
 class _Lock(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class LockedFile(_Lock):

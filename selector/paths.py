@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from selector.errors import InputError
@@ -16,10 +15,13 @@ MAX_INPUT_BYTES = 16 * 2**20  # a requirements or catalog file; beyond this it i
 
 def cache_dir() -> Path:
     """`$SELECTOR_CACHE_DIR`, else the user cache directory platformdirs gives for selector."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    return _platform_cache_dir()
+    return _cache_dir_for(os.environ.get(CACHE_ENV) or "")
+
+
+@functools.lru_cache(maxsize=8)
+def _cache_dir_for(env: str) -> Path:
+    # every fit estimate asks (calibration): resolved once per value of the variable
+    return Path(env).expanduser() if env else _platform_cache_dir()
 
 
 @functools.cache
@@ -33,6 +35,8 @@ def _platform_cache_dir() -> Path:
 def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
     """Write to a temporary file beside `path`, then rename it into place (with `mode`, else
     the 0600 of a temporary file)."""
+    import tempfile  # imported when writing: a run that only reads starts without it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ _CHUNK = 1 << 20
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class RequirementsProvenance(_Out):
@@ -102,9 +102,13 @@ def requirements_provenance(path: Path | None) -> RequirementsProvenance:
     return RequirementsProvenance(path=str(path), sha256=sha256_file(path))
 
 
-def catalog_file_digests(roots: Iterable[Path], *, shipped: Path | None) -> list[CatalogFileDigest]:
+def catalog_file_digests(
+    roots: Iterable[Path], *, shipped: Path | None, known: Mapping[Path, str] | None = None
+) -> list[CatalogFileDigest]:
     """Each catalog file in load order, named relative to its root so the names (and so the
-    digest) do not depend on where selector is installed."""
+    digest) do not depend on where selector is installed. `known`: the digests taken when
+    the files were read and checked (Catalog.digests); a file without one is read again."""
+    known = known or {}
     from selector.catalog.loader import catalog_files
 
     out = []
@@ -123,7 +127,8 @@ def catalog_file_digests(roots: Iterable[Path], *, shipped: Path | None) -> list
                 rel = path.resolve().relative_to(base).as_posix()
             else:
                 rel = path.name if root.is_file() else path.relative_to(root).as_posix()
-            out.append(CatalogFileDigest(name=f"{label}/{rel}", sha256=sha256_file(path)))
+            digest = known.get(path) or sha256_file(path)
+            out.append(CatalogFileDigest(name=f"{label}/{rel}", sha256=digest))
     return out
 
 
@@ -150,7 +155,9 @@ def catalog_date(catalog: Catalog) -> tuple[str | None, str]:
 def catalog_provenance(catalog: Catalog) -> CatalogProvenance:
     from selector.catalog.loader import builtin_catalog_dir
 
-    files = catalog_file_digests(catalog.roots, shipped=builtin_catalog_dir())
+    files = catalog_file_digests(
+        catalog.roots, shipped=builtin_catalog_dir(), known=catalog.digests
+    )
     listing = "".join(f"{f.name}\0{f.sha256}\n" for f in files).encode()
     date, basis = catalog_date(catalog)
     return CatalogProvenance(

@@ -38,7 +38,7 @@ Tokens = Annotated[int, Field(gt=0, le=MAX_CONTEXT)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class UseCase(_Section):

@@ -18,14 +18,16 @@ ENV = {"TERM": "dumb", "NO_COLOR": "1", "_TYPER_FORCE_DISABLE_TERMINAL": "1"}
 
 
 def commands() -> Iterator[tuple[list[str], Any]]:
-    """Every command and group of the app, as the argument list that reaches it."""
+    """Every command and group of the app (those built on first use too), as the argument
+    list that reaches it."""
     root = typer.main.get_command(app)
     todo: list[tuple[list[str], Any]] = [([], root)]
     while todo:
         path, cmd = todo.pop(0)
         yield path, cmd
-        if hasattr(cmd, "commands"):  # a group (typer vendors its own click)
-            todo += [([*path, name], sub) for name, sub in sorted(cmd.commands.items())]
+        if hasattr(cmd, "list_commands"):  # a group (typer vendors its own click)
+            ctx = typer.Context(cmd)
+            todo += [([*path, n], cmd.get_command(ctx, n)) for n in cmd.list_commands(ctx)]
 
 
 ALL = list(commands())

@@ -18,7 +18,6 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +48,11 @@ REFERENCE_KINDS = ("license", "gpu")
 
 def builtin_catalog_dir() -> Path:
     """The catalog shipped in the wheel, or the repository's `catalog/` in a source checkout."""
-    shipped = resources.files("selector") / "_catalog"
+    package = Path(__file__).resolve().parents[1]  # installed as files, never zipped
+    shipped = package / "_catalog"
     if shipped.is_dir():
-        return Path(str(shipped))
-    return Path(__file__).resolve().parents[2] / "catalog"
+        return shipped
+    return package.parent / "catalog"
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,12 @@ class ParsedFile:
     entries: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
+    def sha256(self) -> str:
+        """The digest of the file's bytes (the text is their UTF-8 decoding, without a BOM)."""
+        import hashlib
+
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -94,6 +100,8 @@ class Catalog:
     origin: dict[str, Path] = field(default_factory=dict)
     # the files or directories it was loaded from, in load order (for provenance)
     roots: tuple[Path, ...] = ()
+    # sha256 of each file as it was read and checked (provenance needs no second read)
+    digests: dict[Path, str] = field(default_factory=dict)
 
     def artifacts_for(self, model_id: str) -> list[Artifact]:
         """The model's known artifacts, in catalog order."""
@@ -285,7 +293,8 @@ def read_catalog(
     # still give it a license or a GPU
     used: list[Path] = [f.path for f in shipped_files] if replace else []
     roots = used if replace else ([shipped_root] if shipped_root else [])
-    cat = dataclasses.replace(cat, roots=(*roots, *extra))
+    digests = {f.path: f.sha256() for f in files if not f.problems}
+    cat = dataclasses.replace(cat, roots=(*roots, *extra), digests=digests)
     return CatalogRead(cat, files, problems, private)
 
 

@@ -28,7 +28,7 @@ GGUF_FILE_OVERHEAD = 1.01
 class Fit(BaseModel):
     """Whether and where a model fits, what it needs and how fast it should decode (docs/fit.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     quantization: str
     memory_gb: float = Field(

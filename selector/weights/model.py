@@ -68,7 +68,7 @@ class ScanResult:
 class LocalWeights(BaseModel):
     """One model file (or shard set) on this machine, as `selector models` reports it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     path: str = Field(description="the file to load (the first shard when split)")
     source: Source
