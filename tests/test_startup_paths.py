@@ -82,3 +82,19 @@ def test_a_json_recommendation_without_smoke_loads_only_what_it_uses() -> None:
     # models the run does not use are declared with defer_build and never built
     assert "selector.weights.model.LocalWeights" not in seen["built"]
     assert "selector.catalog.schema.ModelEntry" not in seen["built"]  # rebuilt from the cache
+
+
+def test_provenance_digests_from_the_catalog_cache_are_the_files_own() -> None:
+    """A cache hit reads no catalog file again: the digests it keeps must be the files'."""
+    import hashlib
+
+    from selector.catalog import builtin_catalog_dir, load_catalog
+    from selector.provenance import catalog_provenance
+
+    first = load_catalog()
+    again = load_catalog()  # from the cache this test's first load wrote
+    assert again.digests == first.digests and again.digests
+    shipped = builtin_catalog_dir()
+    for entry in catalog_provenance(again).files:
+        path = shipped / entry.name.removeprefix("shipped/")
+        assert entry.sha256 == hashlib.sha256(path.read_bytes()).hexdigest(), entry.name
