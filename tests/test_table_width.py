@@ -169,3 +169,25 @@ def test_the_width_the_columns_are_chosen_by_is_the_width_rich_draws() -> None:
         ]
         assert not dropped
         assert natural_width(table) == sum(widest) + GAP * (n - 1)
+
+
+@pytest.mark.parametrize("columns", ["80", None])
+def test_models_table_wraps_long_paths_without_cutting_them(
+    tmp_path: Path, columns: str | None
+) -> None:
+    from gguf_factory import make_tiny_gguf
+
+    name = "a-very-long-private-fine-tune-name-that-no-80-column-terminal-holds-Q4_K_M.gguf"
+    make_tiny_gguf(tmp_path / name, arch="nosucharch")
+    env = {"TERM": "dumb", **({"COLUMNS": columns} if columns else {})}
+    result = CliRunner().invoke(
+        app, ["models", "--models-dir", str(tmp_path), "--no-hash"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    if columns:
+        assert max(len(line) for line in lines) <= int(columns)
+    else:
+        assert any(name in line for line in lines)  # piped: the path on one line
+    squeezed = "".join(ch for ch in result.stdout if ch not in " │┃\n")
+    assert name in squeezed and "…" not in result.stdout

@@ -88,7 +88,9 @@ def models_command(
     if fmt is ModelsFormat.JSON:
         sys.stdout.write(models_json(inv))
     else:
-        sys.stdout.write(models_table(inv, color=sys.stdout.isatty()))
+        from selector.tables import output_width
+
+        sys.stdout.write(models_table(inv, color=sys.stdout.isatty(), width=output_width()))
 
 
 def fetch_command(
