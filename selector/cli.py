@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
-import shutil
 import sys
 
 # pydantic looks up plugin entry points across every installed distribution the first time a
@@ -14,12 +14,13 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional
 
 import typer
 
 from selector import __version__
 from selector.errors import ExitCode, InputError, SelectorError
+from selector.helptext import HelpGroup, LazyCommand
 from selector.paths import check_output, write_output_file
 from selector.report.formats import OutputFormat
 
@@ -27,17 +28,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from selector.catalog import Catalog
-
-app = typer.Typer(
-    name="selector",
-    help="Tells an enterprise which open-weight LLM to deploy: filter a sourced catalog, "
-    "smoke-test the candidates, rank them transparently.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-)
-catalog_app = typer.Typer(help="Browse and check the model catalog.", no_args_is_help=True)
-app.add_typer(catalog_app, name="catalog")
 
 
 @functools.cache
@@ -68,6 +58,50 @@ def handles_errors(func: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+class RootGroup(HelpGroup):
+    """`selector`: its own commands, and those of the smoke and weights packages, imported
+    only when one of them runs (or `selector --help` lists them)."""
+
+    lazy: ClassVar[dict[str, LazyCommand]] = {
+        "smoke": LazyCommand(
+            "selector.smoke.cli",
+            "smoke_command",
+            "Run the probe suite on one GGUF file or endpoint.",
+            after="verify",
+        ),
+        "models": LazyCommand(
+            "selector.weights.cli",
+            "models_command",
+            "The GGUF weights this machine holds, matched to the catalog.",
+            after="explain",
+        ),
+        "fetch": LazyCommand(
+            "selector.weights.cli",
+            "fetch_command",
+            "Download a catalog variant's pinned GGUF and verify its sha256.",
+            after="models",
+        ),
+    }
+
+    def wrap(self, func: Callable[..., None]) -> Callable[..., None]:
+        return handles_errors(func)
+
+
+app = typer.Typer(
+    name="selector",
+    help="Tells an enterprise which open-weight LLM to deploy: filter a sourced catalog, "
+    "smoke-test the candidates, rank them transparently.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    cls=RootGroup,
+)
+catalog_app = typer.Typer(
+    help="Browse and check the model catalog.", no_args_is_help=True, cls=HelpGroup
+)
+app.add_typer(catalog_app, name="catalog")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"selector {__version__}")
@@ -77,7 +111,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, metavar="", help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """selector: open-weight LLM selection for enterprises."""
@@ -94,9 +131,42 @@ class TextOrJson(str, Enum):
 
 
 TableOrJsonOption = Annotated[TableOrJson, typer.Option("--format", help="Output format.")]
+TextOrJsonOption = Annotated[TextOrJson, typer.Option("--format", help="Output format.")]
 CatalogOption = Annotated[
     Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
-    typer.Option("--catalog", help="Extra catalog file or directory (repeatable)."),
+    typer.Option(
+        "--catalog",
+        metavar="PATH",
+        help="Extra catalog file or directory (repeatable; docs/catalog.md).",
+    ),
+]
+ReplaceCatalogOption = Annotated[
+    bool,
+    typer.Option(
+        "--replace-catalog",
+        metavar="",
+        help="Use the --catalog paths' models instead of the shipped ones (the shipped "
+        "licenses and GPUs stay there for them to name).",
+    ),
+]
+RequirementsArgument = Annotated[
+    Path,
+    typer.Argument(
+        metavar="REQ.toml",
+        help="Requirements file (docs/requirements.md; `selector schema` prints its JSON Schema).",
+        show_default=False,
+    ),
+]
+NoSmokeOption = Annotated[bool, typer.Option("--no-smoke", metavar="", help="Skip smoke tests.")]
+ModelsDirOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--models-dir", metavar="DIR", help="Directory of GGUF files to smoke-test."),
+]
+NoBundledModelOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-bundled-model", metavar="", help="Ignore the demo GGUF package if installed."
+    ),
 ]
 
 
@@ -119,7 +189,7 @@ def _load_catalog(extra: list[Path] | None, replace: bool = False) -> Catalog:
 @app.command()
 @handles_errors
 def recommend(
-    requirements: Annotated[Path, typer.Argument(help="Requirements TOML file (SPEC §2).")],
+    requirements: RequirementsArgument,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = (
         OutputFormat.TABLE
     ),
@@ -128,36 +198,35 @@ def recommend(
         typer.Option(
             "--output",
             "-o",
+            metavar="FILE",
             help="Write the report here (atomically; an existing file keeps its permissions; "
             "a device or FIFO is written through).",
         ),
     ] = None,
-    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip smoke tests.")] = False,
+    no_smoke: NoSmokeOption = False,
     catalog: CatalogOption = None,
-    replace_catalog: Annotated[
-        bool, typer.Option("--replace-catalog", help="Use only the --catalog paths.")
-    ] = False,
-    models_dir: Annotated[
-        Optional[Path], typer.Option("--models-dir", help="Directory of GGUF files to smoke-test.")  # noqa: UP045
-    ] = None,
+    replace_catalog: ReplaceCatalogOption = False,
+    models_dir: ModelsDirOption = None,
     top: Annotated[
-        int | None, typer.Option("--top", min=1, help="Show the N best candidates.")
+        int | None, typer.Option("--top", min=1, metavar="N", help="Show the N best candidates.")
     ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rerun cached smoke tests.")] = False,
-    no_bundled_model: Annotated[
-        bool, typer.Option("--no-bundled-model", help="Ignore the demo GGUF package if installed.")
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", metavar="", help="Rerun cached smoke tests.")
     ] = False,
+    no_bundled_model: NoBundledModelOption = False,
     fetch_top: Annotated[
         int | None,
         typer.Option(
             "--fetch-top",
             min=1,
+            metavar="N",
             help="Download the pinned GGUF of the N best candidates that fit this machine, "
             "then smoke-test them (asks first; see --yes).",
         ),
     ] = None,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask before --fetch-top downloads.")
+        bool,
+        typer.Option("--yes", "-y", metavar="", help="Do not ask before --fetch-top downloads."),
     ] = False,
 ) -> None:
     """Filter the catalog, smoke-test the candidates, rank them and report."""
@@ -204,7 +273,8 @@ def recommend(
     else:
         report = run_recommend(req, cat, hw, plan, top=top, requirements_path=requirements)
     color = output is None and sys.stdout.isatty()
-    width = shutil.get_terminal_size((150, 40)).columns if color else 150
+    # a file gets every column; only the table has a width (other formats skip the import)
+    width = _width() if output is None and fmt is OutputFormat.TABLE else None
     write_output(format_report(report, fmt, color=color, width=width), output)
     raise typer.Exit(exit_code(report))
 
@@ -266,7 +336,9 @@ def catalog_list(
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
         as_of = catalog_as_of(cat)
-        sys.stdout.write(format_catalog_table(rows, color=sys.stdout.isatty(), as_of=as_of))
+        sys.stdout.write(
+            format_catalog_table(rows, color=sys.stdout.isatty(), as_of=as_of, width=_width())
+        )
 
 
 @catalog_app.command("show")
@@ -274,9 +346,13 @@ def catalog_list(
 def catalog_show(
     entry_id: Annotated[
         str,
-        typer.Argument(help="A model, license or GPU id, e.g. qwen3-30b-a3b, apache-2.0, L40S."),
+        typer.Argument(
+            metavar="ID",
+            help="A model, license or GPU id, e.g. qwen3-30b-a3b, apache-2.0, L40S.",
+            show_default=False,
+        ),
     ],
-    fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format.")] = TextOrJson.TEXT,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
     catalog: CatalogOption = None,
 ) -> None:
     """Every fact the catalog holds about one model (with its license), license or GPU."""
@@ -332,7 +408,7 @@ def catalog_gpus(
     fmt: TableOrJsonOption = TableOrJson.TABLE,
     catalog: CatalogOption = None,
 ) -> None:
-    """The GPUs the catalog knows (names accepted in [hardware] gpus), with memory and bandwidth."""
+    """The GPUs the catalog knows (the names a requirements file's hardware gpus accept)."""
     from selector.catalog.views import format_gpu_table, gpu_rows
 
     rows = gpu_rows(_load_catalog(catalog))
@@ -342,30 +418,48 @@ def catalog_gpus(
         sys.stdout.write(format_gpu_table(rows, color=sys.stdout.isatty(), width=_width()))
 
 
-def _width() -> int:
-    """The terminal's width on a terminal; a wide page when piped, so `| cat` cuts nothing."""
-    return shutil.get_terminal_size((150, 40)).columns if sys.stdout.isatty() else 150
+def _width() -> int | None:
+    """The terminal's width on a terminal; None (as wide as the content) when piped, so `| cat`
+    cuts nothing (selector/tables.py)."""
+    from selector.tables import output_width
+
+    return output_width()
 
 
 @catalog_app.command("validate")
 @handles_errors
 def catalog_validate(
     path: Annotated[
-        Optional[Path], typer.Argument(help="Catalog file or directory; default: the shipped one.")  # noqa: UP045
+        Optional[Path],  # noqa: UP045
+        typer.Argument(
+            metavar="PATH",
+            help="Catalog file or directory; default: the shipped one.",
+            show_default=False,
+        ),
     ] = None,
     verbose: Annotated[
         bool,
         typer.Option(
             "--verbose",
             "-v",
+            metavar="",
             help="Also list each unpinned or unhashed artifact (a note, no error).",
         ),
     ] = False,
+    replace_catalog: ReplaceCatalogOption = False,
 ) -> None:
-    """Check schema, unique and known ids, sources and internal consistency."""
+    """Check schema, unique and known ids, sources and internal consistency.
+
+    PATH is checked as `recommend --catalog PATH` reads it: with the shipped catalog, or with
+    --replace-catalog as `recommend --catalog PATH --replace-catalog` does.
+    """
     from selector.catalog.checks import validate_catalog
 
-    result = validate_catalog([path] if path else None, include_builtin=True)
+    if replace_catalog and path is None:
+        raise InputError("--replace-catalog needs the PATH of the catalog that replaces")
+    result = validate_catalog(
+        [path] if path else None, include_builtin=True, replace=replace_catalog
+    )
     from selector.textsafe import clean
 
     for problem in result.problems:
@@ -380,21 +474,24 @@ def catalog_validate(
 @app.command()
 @handles_errors
 def lock(
-    requirements: Annotated[Path, typer.Argument(help="Requirements TOML file (SPEC §2).")],
+    requirements: RequirementsArgument,
     model_id: Annotated[
         Optional[str],  # noqa: UP045 - typer needs Optional
         typer.Argument(
-            help="Shortlisted model to lock (default: the top pick).", show_default=False
+            metavar="MODEL_ID",
+            help="Shortlisted model to lock (default: the top pick).",
+            show_default=False,
         ),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the lock file.")
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the lock file.")
     ] = Path("selector.lock.json"),
     catalog: CatalogOption = None,
     weights: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
             "--weights",
+            metavar="FILE",
             help="The weights file you will deploy: its sha256 and size are locked (it must "
             "match the catalog's pin where there is one).",
         ),
@@ -403,6 +500,7 @@ def lock(
         bool,
         typer.Option(
             "--smoke",
+            metavar="",
             help="Smoke-test the candidates first (off by default: the choice then depends on "
             "the requirements, catalog and hardware alone, so verify can rerun it).",
         ),
@@ -446,28 +544,48 @@ def lock(
 @app.command()
 @handles_errors
 def verify(
-    lock_file: Annotated[Path, typer.Argument(help="The selector.lock.json to check against.")],
+    lock_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="LOCK.json",
+            help="The selector.lock.json to check against.",
+            show_default=False,
+        ),
+    ],
     file: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Argument(help="Weights file to check (size and sha256).", show_default=False),
+        typer.Argument(
+            metavar="FILE", help="Weights file to check (size and sha256).", show_default=False
+        ),
     ] = None,
     endpoint: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--endpoint", help="OpenAI-compatible base URL to check, e.g. http://host/v1"),
+        typer.Option(
+            "--endpoint",
+            metavar="URL",
+            help="OpenAI-compatible base URL to check, e.g. http://host/v1",
+        ),
     ] = None,
     served_model: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--model", help="Model name the endpoint serves."),
+        typer.Option("--model", metavar="NAME", help="Model name the endpoint serves."),
     ] = None,
     api_key_env: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--api-key-env", help="Environment variable holding the endpoint's API key."),
+        typer.Option(
+            "--api-key-env",
+            metavar="VAR",
+            help="Environment variable holding the endpoint's API key.",
+        ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=1, help="Seconds for the endpoint's suite run.")
+        float,
+        typer.Option(
+            "--timeout", min=1, metavar="SECONDS", help="Seconds for the endpoint's suite run."
+        ),
     ] = 120,
     catalog: CatalogOption = None,
-    fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format.")] = TextOrJson.TEXT,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> None:
     """Check a deployment against its lock and say what changed since (exit 0 holds, 1 not)."""
     from selector.lock import load_lock
@@ -507,34 +625,24 @@ def verify(
     raise typer.Exit(ExitCode.OK if result.holds else ExitCode.NONE_SURVIVES)
 
 
-def _register_smoke() -> None:
-    from selector.smoke.cli import smoke_command
-
-    app.command("smoke", help="Run the probe suite on one GGUF file or endpoint.")(
-        handles_errors(smoke_command)
-    )
-
-
-_register_smoke()
-
-
 @app.command()
 @handles_errors
 def explain(
-    model_id: Annotated[str, typer.Argument(help="Catalog id of the model, e.g. qwen3-30b-a3b.")],
-    requirements: Annotated[Path, typer.Argument(help="Requirements TOML file (SPEC §2).")],
-    fmt: Annotated[TextOrJson, typer.Option("--format", help="Output format.")] = TextOrJson.TEXT,
-    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip smoke tests.")] = False,
+    model_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL_ID",
+            help="Catalog id of the model, e.g. qwen3-30b-a3b.",
+            show_default=False,
+        ),
+    ],
+    requirements: RequirementsArgument,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
+    no_smoke: NoSmokeOption = False,
     catalog: CatalogOption = None,
-    replace_catalog: Annotated[
-        bool, typer.Option("--replace-catalog", help="Use only the --catalog paths.")
-    ] = False,
-    models_dir: Annotated[
-        Optional[Path], typer.Option("--models-dir", help="Directory of GGUF files to smoke-test.")  # noqa: UP045
-    ] = None,
-    no_bundled_model: Annotated[
-        bool, typer.Option("--no-bundled-model", help="Ignore the demo GGUF package if installed.")
-    ] = False,
+    replace_catalog: ReplaceCatalogOption = False,
+    models_dir: ModelsDirOption = None,
+    no_bundled_model: NoBundledModelOption = False,
 ) -> None:
     """One model under these requirements: filters, score terms, rank, what would admit it.
 
@@ -575,20 +683,6 @@ def explain(
         sys.stdout.write(format_explanation(result))
 
 
-def _register_weights() -> None:
-    from selector.weights.cli import fetch_command, models_command
-
-    app.command("models", help="The GGUF weights this machine holds, matched to the catalog.")(
-        handles_errors(models_command)
-    )
-    app.command("fetch", help="Download a catalog variant's pinned GGUF and verify its sha256.")(
-        handles_errors(fetch_command)
-    )
-
-
-_register_weights()
-
-
 def main() -> None:
     """Console-script entry point; SIGTERM/SIGHUP during a smoke run end it by that signal,
     after its child and temporary folder are gone (selector.smoke.signals)."""
@@ -598,3 +692,8 @@ def main() -> None:
         app()
     except Terminated as exc:
         die_of(exc)
+    finally:
+        # Every object the run made lives until exit, where CPython's last collection would
+        # walk them all (about 20 ms of a catalog-only run, bench/startup.py): frozen, they
+        # are freed with the process without being scanned.
+        gc.freeze()

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import platform
-import shutil
-import subprocess
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,9 +16,9 @@ GIB = 2**30  # every *_gb figure in selector is GiB, as nvidia-smi and llama.cpp
 
 
 class GPUSlot(BaseModel):
-    """A group of identical GPUs (SPEC §3 `hardware.gpus[]`)."""
+    """A group of identical GPUs (the report's `hardware.gpus[]`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     model: str
     vram_gb: float = Field(gt=0)
@@ -40,7 +37,7 @@ class GPUSlot(BaseModel):
 class HardwareProfile(BaseModel):
     """Memory and speed the fit and ranking stages plan against."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     source: Literal["declared", "detected"]
     ram_gb: float = Field(ge=0, description="0 when not declared: no CPU offload is planned")
@@ -76,11 +73,16 @@ def _cpu_model() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    import platform  # detection only: a run on declared hardware never needs it
+
     return platform.processor() or platform.machine()
 
 
 def detect_nvidia_gpus(timeout_s: float = 10.0) -> tuple[list[GPUSlot], str | None]:
     """GPUs from `nvidia-smi`, grouped by name; the second item says why none were read."""
+    import shutil
+    import subprocess  # detection only, like platform above
+
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return [], "nvidia-smi not found"

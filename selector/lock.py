@@ -21,7 +21,6 @@ from selector.hardware import HardwareProfile
 from selector.provenance import Provenance, digest_json, sha256_file
 
 LOCK_VERSION = 1
-LOCK_NAME = "selector.lock.json"
 # Bookkeeping that changes without the facts changing: not part of an entry's digest.
 UNSEALED_ENTRY_KEYS = frozenset({"last_verified"})
 
@@ -40,7 +39,7 @@ class LockRefused(SelectorError):
 
 
 class _Lock(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class LockedFile(_Lock):
@@ -244,10 +243,7 @@ def make_lock(
         evidence=LockedEvidence(
             rank=c.rank,
             score=c.score,
-            score_breakdown={
-                k: getattr(c.score_breakdown, k)
-                for k in ("quality", "size_preference", "license", "tooling", "smoke")
-            },
+            score_breakdown=c.score_breakdown.terms(),
             placement=c.fit.placement,
             memory_gb=c.fit.memory_gb,
             estimated_decode_tokens_per_s=c.fit.estimated_decode_tokens_per_s,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from selector.errors import InputError
@@ -16,10 +15,13 @@ MAX_INPUT_BYTES = 16 * 2**20  # a requirements or catalog file; beyond this it i
 
 def cache_dir() -> Path:
     """`$SELECTOR_CACHE_DIR`, else the user cache directory platformdirs gives for selector."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    return _platform_cache_dir()
+    return _cache_dir_for(os.environ.get(CACHE_ENV) or "")
+
+
+@functools.lru_cache(maxsize=8)
+def _cache_dir_for(env: str) -> Path:
+    # every fit estimate asks (calibration): resolved once per value of the variable
+    return Path(env).expanduser() if env else _platform_cache_dir()
 
 
 @functools.cache
@@ -33,6 +35,8 @@ def _platform_cache_dir() -> Path:
 def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
     """Write to a temporary file beside `path`, then rename it into place (with `mode`, else
     the 0600 of a temporary file)."""
+    import tempfile  # imported when writing: a run that only reads starts without it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -82,8 +86,17 @@ def regular_file_problem(path: Path) -> str | None:
     return None
 
 
-def read_regular_file(path: Path, error: type[Exception], limit: int = MAX_INPUT_BYTES) -> bytes:
-    """The bytes of `path`, which must be a regular file of at most `limit` bytes.
+class UnreadableFile(InputError):
+    """An input that is not a regular file selector may read: `path` and what is wrong."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(f"{path}: {what}")
+        self.path, self.what = path, what
+
+
+def read_regular_file(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of `path`, which must be a regular file of at most `limit` bytes; otherwise
+    `UnreadableFile` saying why.
 
     Opened without blocking, so a FIFO or a device is refused at once instead of hanging
     (a FIFO) or reading until memory runs out (/dev/zero).
@@ -92,24 +105,24 @@ def read_regular_file(path: Path, error: type[Exception], limit: int = MAX_INPUT
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
+        raise UnreadableFile(path, "no such file") from None
     except IsADirectoryError:
-        raise error(f"{path}: is a directory, expected a file") from None
+        raise UnreadableFile(path, "is a directory, expected a file") from None
     except OSError as exc:
-        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         if stat.S_ISDIR(mode):
-            raise error(f"{path}: is a directory, expected a file")
-        raise error(f"{path}: is {file_kind(mode)}, not a regular file")
+            raise UnreadableFile(path, "is a directory, expected a file")
+        raise UnreadableFile(path, f"is {file_kind(mode)}, not a regular file")
     with os.fdopen(fd, "rb") as fh:
         try:
             data = fh.read(limit + 1)
         except OSError as exc:
-            raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise error(f"{path}: larger than {limit // 2**20} MiB; not a file selector reads")
+        raise UnreadableFile(path, f"larger than {limit // 2**20} MiB; not a file selector reads")
     return data
 
 

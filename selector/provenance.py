@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ _CHUNK = 1 << 20
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class RequirementsProvenance(_Out):
@@ -102,20 +102,33 @@ def requirements_provenance(path: Path | None) -> RequirementsProvenance:
     return RequirementsProvenance(path=str(path), sha256=sha256_file(path))
 
 
-def catalog_file_digests(roots: Iterable[Path], *, shipped: Path | None) -> list[CatalogFileDigest]:
+def catalog_file_digests(
+    roots: Iterable[Path], *, shipped: Path | None, known: Mapping[Path, str] | None = None
+) -> list[CatalogFileDigest]:
     """Each catalog file in load order, named relative to its root so the names (and so the
-    digest) do not depend on where selector is installed."""
+    digest) do not depend on where selector is installed. `known`: the digests taken when
+    the files were read and checked (Catalog.digests); a file without one is read again."""
+    known = known or {}
     from selector.catalog.loader import catalog_files
 
     out = []
     extra = 0
+    home = shipped.resolve() if shipped is not None else None
     for root in roots:
-        is_shipped = shipped is not None and root.resolve() == shipped.resolve()
-        label = "shipped" if is_shipped else f"extra[{extra}]"
-        extra += 0 if is_shipped else 1
+        # the shipped directory, or one of its files (what --replace-catalog still reads)
+        where = root.resolve()
+        if home is not None and (where == home or home in where.parents):
+            label, base = "shipped", home
+        else:
+            label, base = f"extra[{extra}]", None
+            extra += 1
         for path in catalog_files(root):
-            rel = path.name if root.is_file() else path.relative_to(root).as_posix()
-            out.append(CatalogFileDigest(name=f"{label}/{rel}", sha256=sha256_file(path)))
+            if base is not None:
+                rel = path.resolve().relative_to(base).as_posix()
+            else:
+                rel = path.name if root.is_file() else path.relative_to(root).as_posix()
+            digest = known.get(path) or sha256_file(path)
+            out.append(CatalogFileDigest(name=f"{label}/{rel}", sha256=digest))
     return out
 
 
@@ -142,7 +155,9 @@ def catalog_date(catalog: Catalog) -> tuple[str | None, str]:
 def catalog_provenance(catalog: Catalog) -> CatalogProvenance:
     from selector.catalog.loader import builtin_catalog_dir
 
-    files = catalog_file_digests(catalog.roots, shipped=builtin_catalog_dir())
+    files = catalog_file_digests(
+        catalog.roots, shipped=builtin_catalog_dir(), known=catalog.digests
+    )
     listing = "".join(f"{f.name}\0{f.sha256}\n" for f in files).encode()
     date, basis = catalog_date(catalog)
     return CatalogProvenance(

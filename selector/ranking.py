@@ -15,7 +15,7 @@ from selector.filtering import Assessment
 from selector.fit import Fit
 from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeStatus
-from selector.vocab import Capability, Clause, Runtime
+from selector.vocab import SCORE_TERMS, Capability, Clause, Runtime
 
 # The benchmarks the quality term reads for every model: broad, hard to saturate, published by
 # most vendors.
@@ -204,7 +204,7 @@ class Score:
 
 def score(a: Assessment, req: Requirements) -> Score:
     weights = req.ranking.weights.model_dump()
-    terms = {
+    computed = {
         "quality": apply_quantization_cost(quality(a.model, req.use_case.needs), a.fit),
         "size_preference": size_preference(
             a.model.params_b, req.size.target_params_b, req.ranking.size_width
@@ -213,6 +213,7 @@ def score(a: Assessment, req: Requirements) -> Score:
         "tooling": tooling(a.model),
         "smoke": smoke_term(a.smoke),
     }
+    terms = {name: computed[name] for name in SCORE_TERMS}  # the one order, and all of them
     weight_sum = sum(weights.values()) or 1.0
     total = sum(weights[name] * term.value for name, term in terms.items()) / weight_sum
     return Score(round(total, 4), terms)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from selector.errors import RequirementsError
 from selector.redact import base_url_problem, env_name_problem
-from selector.tomlio import describe_validation_error, did_you_mean, locate, read_toml
+from selector.tomlio import Problem, did_you_mean, locate, read_toml, validation_problems
 from selector.vocab import ISO_COUNTRIES, Capability, Clause
 
 DEFAULT_CONTEXT_TOKENS = 8192
@@ -17,8 +17,6 @@ DEFAULT_QUANTIZATION = "auto"
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_TARGET_PARAMS_B = 30.0
 
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-PositiveInt = Annotated[int, Field(gt=0)]
 # Upper bounds: far above any real deployment, low enough that no figure overflows or sizes an
 # allocation from a typo (`ram_gb = 1e308`, `timeout_s = inf`).
 MAX_GB = 1e7  # 10 PB of memory or disk
@@ -39,7 +37,7 @@ Tokens = Annotated[int, Field(gt=0, le=MAX_CONTEXT)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class UseCase(_Section):
@@ -245,11 +243,11 @@ class SmokeOptions(_Section):
     enabled: bool = True
     models_dir: Path | None = None
     timeout_s: float = Field(120, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
-    n_ctx: PositiveInt = 2048
+    n_ctx: Tokens = 2048
     threads: Count | None = None
     concurrency: Count = Field(4, description="endpoints probed at once")
     endpoints: list[EndpointSpec] = Field(default_factory=list)
-    memory_limit_gb: PositiveFloat | None = Field(
+    memory_limit_gb: GB | None = Field(
         None,
         description="private memory (GiB) a local llama.cpp smoke run may allocate, the mapped "
         "model file not counted; default: 85% of the available RAM less the model file",
@@ -327,8 +325,8 @@ def parse_requirements(data: dict[str, Any], path: Path, text: str = "") -> Requ
     try:
         return Requirements.model_validate(data)
     except ValidationError as exc:
-        lines = describe_validation_error(exc, path, text, Requirements)
-        raise RequirementsError("\n".join(lines)) from None
+        problems = validation_problems(exc, path, text, Requirements)
+        raise RequirementsError("\n".join(map(str, problems))) from None
 
 
 def load_requirements(path: Path, catalog: Any = None) -> Requirements:
@@ -348,13 +346,12 @@ def load_requirements(path: Path, catalog: Any = None) -> Requirements:
 
 def check_against_catalog(req: Requirements, catalog: Any, path: Path, text: str = "") -> None:
     """Names the requirements file uses that only the catalog can confirm."""
-    problems: list[str] = []
+    problems: list[Problem] = []
 
     def report(loc: tuple[str | int, ...], message: str) -> None:
         line = locate(text, loc) if text else None
-        where = f"{path}:{line}" if line else str(path)
         key = ".".join(f"[{p}]" if isinstance(p, int) else p for p in loc).replace(".[", "[")
-        problems.append(f"{where}: {key}: {message}")
+        problems.append(Problem(path, line, message, key=key))
 
     known = {lic.id.lower() for lic in catalog.licenses.values()}
     known |= {lic.spdx.lower() for lic in catalog.licenses.values() if lic.spdx}
@@ -378,7 +375,7 @@ def check_against_catalog(req: Requirements, catalog: Any, path: Path, text: str
                 f"unknown catalog model {endpoint.model_id!r}{hint}",
             )
     if problems:
-        raise RequirementsError("\n".join(problems))
+        raise RequirementsError("\n".join(map(str, problems)))
 
 
 def requirements_json_schema() -> dict[str, Any]:

@@ -7,6 +7,7 @@ import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,49 +18,98 @@ from selector.vocab import VALUE_ALIASES
 _AT_LINE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
-def read_toml(path: Path, error: type[Exception]) -> tuple[dict[str, Any], str]:
-    """Parse `path`; syntax errors and duplicate keys become `error("file:line:col: what")`.
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file, where it is: `file:line:col: key: message`.
+
+    Callers format it (`str()`) or read its parts; nothing parses the text back.
+    """
+
+    file: Path | None
+    line: int | None
+    message: str
+    column: int | None = None
+    key: str | None = None  # the dotted key path, e.g. `model[3].params_b`
+
+    def __str__(self) -> str:
+        text = f"{self.key}: {self.message}" if self.key else self.message
+        if self.file is None:
+            return text
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        if self.line and self.column:
+            where += f":{self.column}"
+        return f"{where}: {text}"
+
+
+class FileProblem(Exception):
+    """A file that cannot be read as TOML at all; `problem` says where and why."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def load_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """Parse `path` into its data and text; `FileProblem` for a file that cannot be read.
 
     Only a regular file of at most 16 MiB is read (a FIFO or /dev/zero is refused at once);
-    a byte-order mark or UTF-16 gets a hint; nesting too deep for the parser is an error.
+    a byte-order mark or UTF-16 gets a hint; syntax errors and duplicate keys carry their line
+    and column; nesting too deep for the parser is a problem, not a RecursionError.
     """
-    from selector.paths import read_regular_file
+    from selector.paths import UnreadableFile, read_regular_file
 
-    data = read_regular_file(path, error)
-    text = decode_text(path, data, error)
+    try:
+        data = read_regular_file(path)
+    except UnreadableFile as exc:
+        raise FileProblem(Problem(path, None, exc.what)) from None
+    text = decode_text(path, data)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         match = _AT_LINE.search(msg)
         if match:
-            line, col = match.groups()
-            what = msg[: match.start()]
-            raise error(f"{path}:{line}:{col}: TOML syntax error: {what}") from None
-        raise error(f"{path}: TOML syntax error: {msg}") from None
+            line, col = (int(g) for g in match.groups())
+            what = f"TOML syntax error: {msg[: match.start()]}"
+            raise FileProblem(Problem(path, line, what, column=col)) from None
+        raise FileProblem(Problem(path, None, f"TOML syntax error: {msg}")) from None
     except RecursionError:
-        raise error(
-            f"{path}: TOML syntax error: arrays or inline tables nested too deep to read"
-        ) from None
+        what = "TOML syntax error: arrays or inline tables nested too deep to read"
+        raise FileProblem(Problem(path, None, what)) from None
     except ValueError as exc:  # an integer of more than 4300 digits
-        raise error(f"{path}: TOML value selector cannot read: {str(exc).split(':')[0]}") from None
+        what = f"TOML value selector cannot read: {str(exc).split(':')[0]}"
+        raise FileProblem(Problem(path, None, what)) from None
 
 
-def decode_text(path: Path, data: bytes, error: type[Exception]) -> str:
-    """UTF-8 text of `data`; a byte-order mark or another encoding is named, with a hint."""
+def read_toml(path: Path, error: type[Exception]) -> tuple[dict[str, Any], str]:
+    """`load_toml`, with a file that cannot be read raised as `error("file:line:col: what")`."""
+    try:
+        return load_toml(path)
+    except FileProblem as exc:
+        raise error(str(exc.problem)) from None
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """UTF-8 text of `data`; a byte-order mark or another encoding is a `FileProblem`."""
     if data.startswith(b"\xef\xbb\xbf"):
-        raise error(
-            f"{path}:1:1: the file starts with a UTF-8 byte-order mark (BOM), which TOML does "
-            "not allow; save it as UTF-8 without BOM"
+        raise FileProblem(
+            Problem(
+                path,
+                1,
+                "the file starts with a UTF-8 byte-order mark (BOM), which TOML does not "
+                "allow; save it as UTF-8 without BOM",
+                column=1,
+            )
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise error(f"{path}:1:1: the file is UTF-16; save it as UTF-8")
+        raise FileProblem(Problem(path, 1, "the file is UTF-16; save it as UTF-8", column=1))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise error(f"{path}:{line}:{col}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+        what = f"not UTF-8 text (byte 0x{data[exc.start]:02x})"
+        raise FileProblem(Problem(path, line, what, column=col)) from None
 
 
 def _split_key(text: str) -> tuple[str, ...]:
@@ -286,11 +336,11 @@ def _echo(value: str | int | float | bool, loc: Sequence[int | str]) -> str:
     return f", got {value!r}"
 
 
-def describe_validation_error(
+def validation_problems(
     exc: ValidationError, path: Path, text: str, model: type[BaseModel]
-) -> list[str]:
-    """One `file:line: key.path: what is wrong` line per problem."""
-    lines = []
+) -> list[Problem]:
+    """One `Problem` per pydantic error: the file, the line of its key, the key path, what."""
+    problems = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         # Drop pydantic's tagged-union and function-validator noise from the path.
@@ -310,7 +360,5 @@ def describe_validation_error(
             if err["type"] in ("enum", "literal_error") and isinstance(value, str):
                 expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
                 msg += did_you_mean(value, expected, VALUE_ALIASES)
-        line = locate(text, loc)
-        where = f"{path}:{line}" if line else f"{path}"
-        lines.append(f"{where}: {key or '(top level)'}: {msg}" if key else f"{where}: {msg}")
-    return lines
+        problems.append(Problem(path, locate(text, loc), msg, key=key or None))
+    return problems

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from enum import Enum
 
+# The terms of the score, in the order every report lists them: the keys of `[ranking.weights]`,
+# of the report's `score_breakdown` and of the lock's evidence (docs/ranking.md explains each).
+SCORE_TERMS: tuple[str, ...] = ("quality", "size_preference", "license", "tooling", "smoke")
+
 
 class Capability(str, Enum):
-    """What a deployment can ask a model to do (SPEC §2 `use_case.needs`)."""
+    """What a deployment can ask a model to do (`[use_case] needs`; docs/requirements.md)."""
 
     TOOL_CALLING = "tool-calling"
     REASONING = "reasoning"
@@ -17,7 +21,7 @@ class Capability(str, Enum):
 
 
 class Clause(str, Enum):
-    """License clauses a policy can refuse (SPEC §2 `license.deny_clauses`, plus two of ours)."""
+    """License clauses a policy can refuse (`[license] deny_clauses`; docs/requirements.md)."""
 
     MAU_CAP = "mau-cap"
     ACCEPTABLE_USE_POLICY = "acceptable-use-policy"
@@ -60,7 +64,7 @@ class Tuning(str, Enum):
 
 
 class ReasonCode(str, Enum):
-    """Why a model was excluded (SPEC §3)."""
+    """Why a model was excluded: the `code` of each reason in the report (docs/ranking.md)."""
 
     LICENSE = "license"
     ORIGIN = "origin"

@@ -21,6 +21,8 @@ def _isolated_dirs(
     monkeypatch.setenv("OLLAMA_MODELS", str(tools / "ollama"))
     for var in ("HF_HOME", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_HUB_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
+    # tables render for $COLUMNS when set (selector/tables.py): a test sees piped output
+    monkeypatch.delenv("COLUMNS", raising=False)
 
 
 @pytest.fixture()

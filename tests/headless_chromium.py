@@ -9,10 +9,12 @@ require that there were none beyond the file itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -86,7 +88,11 @@ def visit(page: Path, expressions: dict[str, str], *, settle_s: float = 0.5) -> 
     exe = chromium_path()
     if exe is None:
         raise FileNotFoundError("no chromium executable on PATH")
-    with tempfile.TemporaryDirectory(prefix="selector-chromium-") as profile:
+    # Chromium's helper processes can still write to the profile for a moment after the browser
+    # is killed: the whole process group is killed, and a late file does not fail the cleanup.
+    with tempfile.TemporaryDirectory(
+        prefix="selector-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         args = [
             exe,
             "--headless",
@@ -105,12 +111,17 @@ def visit(page: Path, expressions: dict[str, str], *, settle_s: float = 0.5) -> 
         # fd 3 is what Chromium reads commands from, fd 4 where it writes replies
         wrapper = ["sh", "-c", 'exec "$@" 3<&0 4>&1 0</dev/null 1>/dev/null', "sh", *args]
         proc = subprocess.Popen(
-            wrapper, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            wrapper,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             return _drive(_Pipe(proc), page, expressions, settle_s)
         finally:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
 
 

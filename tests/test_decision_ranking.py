@@ -212,3 +212,49 @@ def test_vectorised_sample_matches_re_ranking_each_weighting() -> None:
             best = order(rows, trial)[0].id
             slow[best] = slow.get(best, 0) + 1
         assert {k: v for k, v in fast.items() if v} == slow
+
+
+def test_sampling_only_the_contenders_changes_no_count() -> None:
+    """Rows that cannot come first under any weighting of the box are not scored per sample;
+    every count is what scoring every row gives (random rows, some within 1e-4 of another)."""
+    import math
+    import operator
+    import random
+
+    from selector.decision.sensitivity import Scored, _contenders, _first_places
+
+    def every_row(rows: list[Scored], weights: dict[str, float], seed: int) -> dict[str, int]:
+        tie_order = sorted(rows, key=lambda r: (r.params_b, r.id))
+        rng = random.Random(seed)
+        counts = dict.fromkeys((r.id for r in tie_order), 0)
+        for _ in range(400):
+            w = [weights[k] * rng.uniform(0.5, 1.5) for k in weights]
+            best_id, best = "", -math.inf
+            for r in tie_order:
+                t = [r.terms[k] for k in weights]
+                rounded = round(sum(map(operator.mul, w, t)) / (sum(w) or 1.0), 4)
+                if rounded > best:
+                    best_id, best = r.id, rounded
+            counts[best_id] += 1
+        return counts
+
+    rng = random.Random(11)
+    names = ["quality", "size_preference", "license", "tooling", "smoke"]
+    pruned_any = False
+    for case in range(40):
+        n = rng.randint(2, 25)
+        rows = []
+        for i in range(n):
+            terms = {k: rng.random() for k in names}
+            if i and rng.random() < 0.3:  # a near twin of the row before
+                terms = {k: v + rng.uniform(-1e-4, 1e-4) for k, v in rows[-1].terms.items()}
+            rows.append(Scored(f"m{i}", rng.choice([3.0, 8.0, 30.0]), terms))
+        weights = {k: rng.choice([0.0, 0.1, 0.25, 0.35]) for k in names}
+        weights["quality"] = 0.35
+        fast = _first_places(rows, weights, seed=case, samples=400, spread=0.5)
+        assert fast == every_row(rows, weights, case)
+        base = [weights[k] for k in names]
+        pruned_any |= (
+            len(_contenders([tuple(r.terms[k] for k in names) for r in rows], base, 0.5, 1.5)) < n
+        )
+    assert pruned_any

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from selector.catalog.loader import Entry, ParsedFile, Problem
+from selector.catalog.loader import Entry, ParsedFile
 from selector.catalog.schema import Artifact
+from selector.tomlio import Problem
 
 SHARD = re.compile(r"-(?P<n>\d{5})-of-(?P<m>\d{5})\.gguf$", re.IGNORECASE)
 

@@ -35,13 +35,14 @@ from selector.catalog.loader import Catalog
 from selector.catalog.schema import GPU, Artifact, License, ModelEntry
 from selector.paths import cache_dir, write_atomic
 
-FORMAT = 3  # 1 was a pickle; 3 keeps the roots the catalog was loaded from
+FORMAT = 4  # 1 was a pickle; 3 keeps the roots the catalog was loaded from; 4 file digests
 _MAX_ENTRY_BYTES = 64 * 2**20
 _Model = typing.TypeVar("_Model", bound=BaseModel)
 
 
-def catalog_key(files: Sequence[Path]) -> str:
-    digest = hashlib.sha256(__version__.encode())
+def catalog_key(files: Sequence[Path], replace: bool = False) -> str:
+    """The entry for these files read this way (`replace`: private models only)."""
+    digest = hashlib.sha256(__version__.encode() + (b"\0replace" if replace else b""))
     for path in files:
         st = path.stat()
         digest.update(f"\0{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode())
@@ -114,6 +115,7 @@ def load_cached(key: str) -> Catalog | None:
             artifacts={a.id: a for a in _rebuild(Artifact, data["artifacts"])},
             origin={k: Path(v) for k, v in data["origin"].items()},
             roots=tuple(Path(r) for r in data["roots"]),
+            digests={Path(k): v for k, v in data["digests"].items()},
         )
     except (ValueError, KeyError, TypeError, AttributeError):  # an old or broken entry: a miss
         return None
@@ -135,6 +137,7 @@ def store(key: str, cat: Catalog) -> None:
         "artifacts": [a.model_dump(mode="json") for a in cat.artifacts.values()],
         "origin": {k: str(v) for k, v in cat.origin.items()},
         "roots": [str(r) for r in cat.roots],
+        "digests": {str(k): v for k, v in cat.digests.items()},
     }
     body = json.dumps(payload, separators=(",", ":")).encode()
     with contextlib.suppress(OSError):  # an unwritable cache only costs a re-parse next time

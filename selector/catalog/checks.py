@@ -23,14 +23,11 @@ from selector.catalog.loader import (
     Catalog,
     Entry,
     ParsedFile,
-    Problem,
-    assemble,
-    builtin_catalog_dir,
-    catalog_files,
     gpu_names_normalized,
-    parse_paths,
+    read_catalog,
 )
 from selector.catalog.schema import GPU, Artifact, License, ModelEntry
+from selector.tomlio import Problem
 from selector.vocab import Architecture, Clause
 
 # Clause kinds whose meaning depends on a number the reviewer must see.
@@ -69,32 +66,27 @@ class ValidationReport:
 
 
 def validate_catalog(
-    paths: Sequence[Path] | None, *, include_builtin: bool = True, today: dt.date | None = None
+    paths: Sequence[Path] | None,
+    *,
+    include_builtin: bool = True,
+    today: dt.date | None = None,
+    replace: bool = False,
 ) -> ValidationReport:
-    """Check `paths` (files or directories) plus, with `include_builtin`, the shipped catalog.
-
-    A user's files are checked together with the shipped catalog so that their license ids
-    resolve and their model ids do not collide with shipped ones.
+    """Check `paths` (files or directories) as `recommend --catalog PATH [--replace-catalog]`
+    would load them: with `include_builtin`, together with the shipped catalog, so that their
+    license ids resolve and their model ids do not collide with shipped ones (loader.py's rule).
     """
-    builtin: list[Path] = [builtin_catalog_dir()] if include_builtin else []
-    # notes (unpinned, unverified artifacts) concern the files asked about, not the shipped ones
-    builtin_count = len(catalog_files(builtin[0])) if builtin and paths else 0
-    roots = builtin + list(paths or [])
-    files, problems = parse_paths(roots)
-    for parsed in files:
-        problems += parsed.problems
-    cat, assembly = assemble(files)
-    problems += assembly + consistency_problems(files, cat, today=today)
-    order = {parsed.path: i for i, parsed in enumerate(files)}
-    problems.sort(key=lambda p: (order.get(p.file, -1) if p.file else -1, p.line or 0))
+    read = read_catalog(paths or [], replace=replace, shipped=include_builtin, today=today)
+    cat = read.catalog
     return ValidationReport(
-        files=[parsed.path for parsed in files],
-        problems=problems,
+        files=[parsed.path for parsed in read.files],
+        problems=read.problems,
         models=len(cat.models),
         licenses=len(cat.licenses),
         gpus=len(cat.gpus),
         artifacts=len(cat.artifacts),
-        notes=artifact_notes(files[builtin_count:] if paths else files),
+        # notes (unpinned, unverified artifacts) concern the files asked about
+        notes=artifact_notes(read.private if paths else read.files),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from selector.catalog.loader import Catalog
 from selector.catalog.schema import GPU, Benchmark, License, ModelEntry
+from selector.tables import Column, make_console, natural_width, render
 from selector.textsafe import clean, rich_text
 
 
@@ -59,25 +60,31 @@ def catalog_rows(cat: Catalog) -> list[dict[str, Any]]:
     ]
 
 
-def format_catalog_table(
-    rows: list[dict[str, Any]], *, color: bool = False, as_of: str = ""
-) -> str:
-    from rich.console import Console
-    from rich.table import Table
+# `catalog list` columns, kept in this order when the terminal is narrow (docs/usage.md,
+# "Narrow terminals"): the id and what a policy filters on first.
+CATALOG_COLUMNS = (
+    Column("id", 0),
+    Column("organization", 5),
+    Column("origin", 3),
+    Column("released", 6),
+    Column("params", 2, "right"),
+    Column("arch", 7),
+    Column("context", 4, "right"),
+    Column("license", 1),
+)
 
-    buf = io.StringIO()
-    console = Console(
-        file=buf, width=140, force_terminal=color, color_system="auto" if color else None
-    )
+
+def format_catalog_table(
+    rows: list[dict[str, Any]], *, color: bool = False, as_of: str = "", width: int | None = None
+) -> str:
+    """One line per variant for a terminal `width` wide (None: every column)."""
     title = f"{len(rows)} model variants" + (f", catalog {as_of}" if as_of else "")
-    table = Table(title=title)
-    for col in ("id", "organization", "origin", "released", "params", "arch", "context", "license"):
-        table.add_column(col, justify="right" if col in ("params", "context") else "left")
+    cells = []
     for r in rows:
         params = f"{r['params_b']:g}B"
         if r["active_params_b"] != r["params_b"]:
             params += f"/{r['active_params_b']:g}B"
-        cells = (
+        values = (
             r["id"],
             r["organization"],
             r["origin_country"],
@@ -87,9 +94,8 @@ def format_catalog_table(
             f"{r['context_tokens']:,}",
             r["license"],
         )
-        table.add_row(*(rich_text(cell) for cell in cells))  # catalog text is never markup
-    console.print(table)
-    return buf.getvalue()
+        cells.append([rich_text(v) for v in values])  # catalog text is never markup
+    return render(title, CATALOG_COLUMNS, cells, width=width, color=color)
 
 
 def format_model_detail(model: ModelEntry, lic: License) -> str:
@@ -174,20 +180,18 @@ def gpu_rows(cat: Catalog) -> list[dict[str, Any]]:
     return [gpu_row(g) for g in sorted(cat.gpus.values(), key=lambda g: (g.vendor, g.model))]
 
 
-def _render(table: Any, *, color: bool, width: int) -> str:
-    from rich.console import Console
-
+def _render(table: Any, *, color: bool, width: int | None) -> str:
     buf = io.StringIO()
-    console = Console(
-        file=buf, width=width, force_terminal=color, color_system="auto" if color else None
-    )
+    console = make_console(buf, width or max(natural_width(table), 40), color=color)
     console.print(table)
     return buf.getvalue()
 
 
 def format_license_table(
-    rows: list[dict[str, Any]], *, color: bool = False, width: int = 100
+    rows: list[dict[str, Any]], *, color: bool = False, width: int | None = None
 ) -> str:
+    """Licenses for a terminal `width` wide: long clause lists wrap, nothing is cut; None: as
+    wide as the content."""
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} licenses")
@@ -208,22 +212,32 @@ def format_license_table(
     return _render(table, color=color, width=width)
 
 
-def format_gpu_table(rows: list[dict[str, Any]], *, color: bool = False, width: int = 100) -> str:
-    from rich.table import Table
+GPU_COLUMNS = (
+    Column("id", 0),
+    Column("model", 4),
+    Column("vendor", 5),
+    Column("segment", 3),
+    Column("memory", 1, "right"),
+    Column("GB/s", 2, "right"),
+)
 
-    table = Table(title=f"{len(rows)} GPUs")
-    for col in ("id", "model", "vendor", "segment", "memory", "GB/s"):
-        table.add_column(col, justify="right" if col in ("memory", "GB/s") else "left")
-    for r in rows:
-        table.add_row(
+
+def format_gpu_table(
+    rows: list[dict[str, Any]], *, color: bool = False, width: int | None = None
+) -> str:
+    """GPUs for a terminal `width` wide (None: every column)."""
+    cells = [
+        [
             rich_text(r["id"]),
             rich_text(r["model"]),
             rich_text(r["vendor"]),
-            r["segment"],
-            f"{r['vram_gb']:g} GB",
-            f"{r['bandwidth_gb_s']:g}",
-        )
-    return _render(table, color=color, width=width)
+            rich_text(r["segment"]),
+            rich_text(f"{r['vram_gb']:g} GB"),
+            rich_text(f"{r['bandwidth_gb_s']:g}"),
+        ]
+        for r in rows
+    ]
+    return render(f"{len(rows)} GPUs", GPU_COLUMNS, cells, width=width, color=color)
 
 
 def format_license_detail(row: dict[str, Any]) -> str:

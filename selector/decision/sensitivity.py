@@ -95,17 +95,48 @@ def _first_places(
     rng = random.Random(seed)
     lo, hi = 1 - spread, 1 + spread
     counts = [0] * len(tie_order)
+    # only the rows that can come first under some weighting of the box are scored
+    contenders = [(i, terms[i]) for i in _contenders(terms, base, lo, hi)]
     for _ in range(samples if tie_order else 0):
         w = [b * rng.uniform(lo, hi) for b in base]
         weight_sum = sum(w) or 1.0
         best_i, best = 0, -math.inf
-        for i, t in enumerate(terms):
+        for i, t in contenders:
             # sum() as ranking.score sums (Python 3.12 compensates float sums; a loop would not)
             rounded = round(sum(map(operator.mul, w, t)) / weight_sum, 4)
             if rounded > best:  # strictly: the first of equal scores keeps its place
                 best_i, best = i, rounded
         counts[best_i] += 1
     return {r.id: n for r, n in zip(tie_order, counts, strict=True)}
+
+
+# A row is left out of the sampling when even its best score over the whole box of weightings
+# stays this far below another row's worst: far more than the 4-decimal rounding (5e-5) and
+# float error (1e-15), so the left-out row can never round to a first place.
+_MARGIN = 1e-3
+
+
+def _contenders(
+    terms: Sequence[tuple[float, ...]], base: Sequence[float], lo: float, hi: float
+) -> list[int]:
+    """The rows (indices, in order) that may rank first for weights w_k in [lo, hi] x base_k.
+
+    A score sum(w t) / sum(w) is linear-fractional in w, so over the box of weightings it
+    is largest and smallest at corners: the 2^K corners bound every sample. Rows whose best
+    corner is below the best worst-corner of any row by _MARGIN cannot win a sample.
+    """
+    if lo <= 0 or len(terms) < 2 or len(base) > 12:  # a box touching 0, or too many corners
+        return list(range(len(terms)))
+    corners = [
+        [b * (hi if mask >> k & 1 else lo) for k, b in enumerate(base)]
+        for mask in range(1 << len(base))
+    ]
+    bounds = []
+    for t in terms:
+        scores = [sum(map(operator.mul, w, t)) / (sum(w) or 1.0) for w in corners]
+        bounds.append((min(scores), max(scores)))
+    floor = max(low for low, _ in bounds)
+    return [i for i, (_, high) in enumerate(bounds) if high >= floor - _MARGIN]
 
 
 def weight_sensitivity(

@@ -26,9 +26,9 @@ GGUF_FILE_OVERHEAD = 1.01
 
 
 class Fit(BaseModel):
-    """Whether and where a model fits, what it needs and how fast it should decode (SPEC §3)."""
+    """Whether and where a model fits, what it needs and how fast it should decode (docs/fit.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     quantization: str
     memory_gb: float = Field(

@@ -183,7 +183,6 @@ GGUF_LADDER = (
 
 FP8_CARD = "https://huggingface.co/neuralmagic/Meta-Llama-3.1-405B-Instruct-FP8-dynamic"
 BF16_OR_DEATH = "https://arxiv.org/abs/2411.02355"
-GPT_OSS_CARD = "https://huggingface.co/openai/gpt-oss-120b"
 
 SERVING_COSTS: dict[str, QualityCost] = {
     "BF16": QualityCost(0.0, "the released 16-bit weights"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from selector.catalog.schema import ModelEntry
 from selector.fit import calibration, speed
-from selector.fit.decode_model import DecodeModel, DecodeSample
+from selector.fit.decode_model import DecodeSample
 from selector.fit.estimate import Fit, fit_from_shape
 from selector.fit.memory import KV_PAD, ModelShape, RuntimeSettings, pad, shape_from_catalog
 from selector.fit.quant import kv_bytes_per_element
@@ -87,14 +87,6 @@ def smoke_attended_cells(prompt_tokens: int, speed_tokens: int, n_ctx: int) -> f
     return sum(steps) / max(len(steps), 1)
 
 
-def raw_decode_tps(
-    shape: ModelShape, hardware: HardwareProfile, context_used: int, kv_cache_type: str = "f16"
-) -> float:
-    """CPU decode tokens/s at efficiency 1 and no overhead: RAM bandwidth / bytes per token."""
-    bw, _ = speed.ram_bandwidth(hardware)
-    return bw * 1e9 / decode_bytes_per_token(shape, context_used, kv_cache_type)[0]
-
-
 def decode_sample(
     shape: ModelShape,
     hardware: HardwareProfile,
@@ -124,21 +116,6 @@ def decode_sample(
         attn_macs_per_token=macs,
         detail=detail,
     )
-
-
-def predict_decode_tps(
-    shape: ModelShape,
-    hardware: HardwareProfile,
-    cells: float,
-    model: DecodeModel,
-    *,
-    swa_full: bool = True,
-) -> float:
-    """CPU decode tokens/s of `shape` attending `cells` cells, under a decode model."""
-    bw, _ = speed.ram_bandwidth(hardware)
-    total, _kv = decode_bytes_per_token(shape, cells, swa_full=swa_full)
-    macs = speed.attention_macs_per_token(shape, cells, swa_full=swa_full)
-    return 1.0 / model.seconds_per_token(total / (bw * 1e9), shape.n_layers, shape.n_vocab, macs)
 
 
 def raw_prefill_tps(shape: ModelShape, hardware: HardwareProfile) -> float:

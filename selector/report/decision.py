@@ -8,8 +8,8 @@ from typing import Any
 
 from selector.fit import Fit
 from selector.report.schema import ArtifactReport, CandidateReport, Report
+from selector.vocab import SCORE_TERMS
 
-TERMS = ("quality", "size_preference", "license", "tooling", "smoke")
 PLACED = {
     "gpu": "all on the GPU(s)",
     "split": "split between the GPU(s) and CPU RAM",
@@ -193,7 +193,9 @@ def _declared(hw: dict[str, Any]) -> bool:
 
 def _strongest_terms(c: CandidateReport, n: int = 2) -> list[str]:
     b = c.score_breakdown
-    weighted = sorted(TERMS, key=lambda k: getattr(b, k) * b.weights.get(k, 1.0), reverse=True)[:n]
+    weighted = sorted(
+        SCORE_TERMS, key=lambda k: getattr(b, k) * b.weights.get(k, 1.0), reverse=True
+    )[:n]
     return [f"{k.replace('_', ' ')} {getattr(b, k):.2f} ({b.why.get(k, '')})" for k in weighted]
 
 

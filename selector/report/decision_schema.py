@@ -15,7 +15,7 @@ from selector.vocab import ReasonCode
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class WhatIfChange(_Out):

@@ -29,6 +29,12 @@ def speed_text(c: CandidateReport, is_declared: bool) -> str:
     return text
 
 
+def speed_cell(c: CandidateReport, is_declared: bool) -> str:
+    """`speed_text` for a narrow table column: `42.0` measured on the target, `~50` the
+    estimate, `~50 (42 here)` with this machine's measurement beside it (the legend says so)."""
+    return speed_text(c, is_declared).replace(" measured", "").replace(" est.", "")
+
+
 def speed_value(c: CandidateReport, is_declared: bool) -> tuple[float | None, bool]:
     """The decode speed that stands for the deployment, and whether it was measured."""
     value, basis = decode_figure(c.smoke, c.fit, is_declared)

@@ -21,11 +21,11 @@ from selector.report.decision_schema import WhatIf
 from selector.report.decision_text import toml_value
 from selector.report.figures import declared, speed_value
 from selector.report.schema import CandidateReport, Report
+from selector.vocab import SCORE_TERMS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-TERMS = ("quality", "size_preference", "license", "tooling", "smoke")
 TERM_COLOURS = ("#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974")
 FRONT_COLOUR, DOMINATED_COLOUR = "#1b6ca8", "#b0b0b0"
 MISSING = "the HTML report needs matplotlib: pip install 'selector[html]'"
@@ -64,7 +64,7 @@ def score_bars(report: Report) -> str:
     ax = fig.add_subplot()
     labels = [f"{c.rank}. {c.id}" for c in cands]
     left = [0.0] * len(cands)
-    for term, colour in zip(TERMS, TERM_COLOURS, strict=True):
+    for term, colour in zip(SCORE_TERMS, TERM_COLOURS, strict=True):
         widths = []
         for c in cands:
             b = c.score_breakdown

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from selector.report.decision import (
-    TERMS,
     artifact_text,
     minimum_hardware,
     policy_lines,
@@ -111,10 +110,6 @@ def serving_lines(report: Report, c: CandidateReport) -> list[str]:
     if command:
         lines.append(f"- [ ] Launch: `{md_code(command)}`")
     return lines
-
-
-def _figure(value: float | None, fmt: str, unit: str) -> str:
-    return "not measured" if value is None else f"{value:{fmt}} {unit}"
 
 
 def format_markdown(report: Report) -> str:
@@ -322,7 +317,7 @@ def pareto_cost_lines(report: Report, c: CandidateReport) -> list[str]:
 
 def score_lines(report: Report, c: CandidateReport) -> list[str]:
     b = c.score_breakdown
-    return ["- Score: " + ", ".join(f"{k} {getattr(b, k):.2f}" for k in TERMS)]
+    return ["- Score: " + ", ".join(f"{k} {v:.2f}" for k, v in b.terms().items())]
 
 
 def risk_lines(report: Report, c: CandidateReport) -> list[str]:

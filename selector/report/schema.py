@@ -14,13 +14,13 @@ from selector.hardware import HardwareProfile
 from selector.provenance import Provenance
 from selector.report.decision_schema import CostReport, Sensitivity, WhatIf
 from selector.smoke.interface import SmokeResult
-from selector.vocab import ReasonCode
+from selector.vocab import SCORE_TERMS, ReasonCode
 
 SCHEMA_VERSION = 1
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ScoreBreakdown(_Out):
@@ -31,6 +31,10 @@ class ScoreBreakdown(_Out):
     smoke: float
     weights: dict[str, float] = Field(default_factory=dict)
     why: dict[str, str] = Field(default_factory=dict, description="the basis of each term")
+
+    def terms(self) -> dict[str, float]:
+        """Each term's value, in SCORE_TERMS order (the order every format lists them)."""
+        return {name: getattr(self, name) for name in SCORE_TERMS}
 
 
 class LicenseSummary(_Out):
@@ -48,7 +52,7 @@ class LicenseSummary(_Out):
 
 
 class ArtifactReport(_Out):
-    """The exact weights file a recommendation is about (SPEC §7); None where unknown."""
+    """The exact weights file a recommendation is about (docs/weights.md); None where unknown."""
 
     repo: str | None = Field(None, description="Hugging Face repository, e.g. org/name-GGUF")
     revision: str | None = Field(None, description="the commit the artifact is pinned to")

@@ -44,15 +44,23 @@ def models_command(
     ),
     models_dir: Annotated[
         Optional[list[Path]],  # noqa: UP045 - typer needs Optional
-        typer.Option("--models-dir", help="Also look in this directory (repeatable)."),
+        typer.Option(
+            "--models-dir", metavar="DIR", help="Also look in this directory (repeatable)."
+        ),
     ] = None,
     catalog: Annotated[
         Optional[list[Path]],  # noqa: UP045
-        typer.Option("--catalog", help="Extra catalog file or directory (repeatable)."),
+        typer.Option(
+            "--catalog", metavar="PATH", help="Extra catalog file or directory (repeatable)."
+        ),
     ] = None,
     no_hash: Annotated[
         bool,
-        typer.Option("--no-hash", help="Never read a whole file; use only remembered hashes."),
+        typer.Option(
+            "--no-hash",
+            metavar="",
+            help="Never read a whole file; use only remembered hashes.",
+        ),
     ] = False,
 ) -> None:
     """The GGUF weights this machine holds (Hugging Face cache, llama.cpp, Ollama, LM Studio,
@@ -81,18 +89,31 @@ def models_command(
     if fmt is ModelsFormat.JSON:
         sys.stdout.write(models_json(inv))
     else:
-        sys.stdout.write(models_table(inv, color=sys.stdout.isatty()))
+        from selector.tables import output_width
+
+        sys.stdout.write(models_table(inv, color=sys.stdout.isatty(), width=output_width()))
 
 
 def fetch_command(
-    model_id: Annotated[str, typer.Argument(help="Catalog id, e.g. gemma-3-270m.")],
+    model_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL_ID", help="Catalog id, e.g. gemma-3-270m.", show_default=False
+        ),
+    ],
     quant: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--quant", help="Quantization (default: the only one, else Q4_K_M)."),
+        typer.Option(
+            "--quant",
+            metavar="QUANT",
+            help="Quantization (default: the only one, else Q4_K_M).",
+        ),
     ] = None,
     catalog: Annotated[
         Optional[list[Path]],  # noqa: UP045
-        typer.Option("--catalog", help="Extra catalog file or directory (repeatable)."),
+        typer.Option(
+            "--catalog", metavar="PATH", help="Extra catalog file or directory (repeatable)."
+        ),
     ] = None,
 ) -> None:
     """Download a catalog variant's pinned GGUF artifact into the Hugging Face cache and verify

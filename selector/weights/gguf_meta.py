@@ -35,10 +35,6 @@ class GGUFInfo(GGUFHeader):
         return name.removeprefix("MOSTLY_").removeprefix("ALL_")
 
     @property
-    def has_chat_template(self) -> bool:
-        return isinstance(self.get("tokenizer.chat_template"), str)
-
-    @property
     def context_length(self) -> int | None:
         value = self.get(f"{self.architecture}.context_length")
         return value if isinstance(value, int) else None

@@ -68,7 +68,7 @@ class ScanResult:
 class LocalWeights(BaseModel):
     """One model file (or shard set) on this machine, as `selector models` reports it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     path: str = Field(description="the file to load (the first shard when split)")
     source: Source
@@ -85,8 +85,3 @@ class LocalWeights(BaseModel):
     repo: str | None = None
     revision: str | None = None
     reason: str = Field("", description="why it matched nothing, or what does not agree")
-
-    @property
-    def usable(self) -> bool:
-        """Matched a catalog entry and did not fail its pin: a file to smoke-test."""
-        return self.catalog_id is not None and self.hash is not HashStatus.MISMATCH

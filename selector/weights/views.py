@@ -18,16 +18,14 @@ def models_json(inv: Inventory) -> str:
     return json.dumps([w.model_dump(mode="json") for w in inv.weights], indent=2) + "\n"
 
 
-def models_table(inv: Inventory, *, color: bool = False, width: int = 150) -> str:
-    """One row per model file; file names and reasons are data (rich Text, never markup)."""
-    from rich.console import Console
+def models_table(inv: Inventory, *, color: bool = False, width: int | None = None) -> str:
+    """One row per model file for a terminal `width` wide (long paths wrap, nothing is cut;
+    None: as wide as the content); file names and reasons are data (rich Text, never markup)."""
     from rich.table import Table
     from rich.text import Text
 
-    buf = io.StringIO()
-    console = Console(
-        file=buf, width=width, force_terminal=color, color_system="auto" if color else None
-    )
+    from selector.tables import make_console, natural_width
+
     matched = sum(w.catalog_id is not None for w in inv.weights)
     table = Table(title=f"{len(inv.weights)} model files, {matched} matched to the catalog")
     for col in ("source", "catalog id", "quant", "size", "hash", "match", "file"):
@@ -47,6 +45,8 @@ def models_table(inv: Inventory, *, color: bool = False, width: int = 150) -> st
             Text(w.match.value if w.match else "-"),
             file_text,
         )
+    buf = io.StringIO()
+    console = make_console(buf, width or max(natural_width(table), 80), color=color)
     console.print(table)
     searched = sorted({str(p) for _, p in inv.searched if Path(p).exists()})
     if searched:
