@@ -30,6 +30,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,7 +48,6 @@ from selector.fit.decode_model import DecodeSample, fit_decode_model  # noqa: E4
 from selector.fit.gguf_read import shape_from_gguf  # noqa: E402
 from selector.fit.llama_cpp_check import (  # noqa: E402
     BENCH_CACHE,
-    build_fit_params,
     find_fit_params,
     llama_cpp_estimate,
 )
@@ -80,6 +80,32 @@ BENCH_MODELS: dict[str, dict[str, object]] = {
 }  # fmt: skip
 MIB = 2**20
 GIB = 2**30
+
+
+def build_fit_params(
+    source_dir: Path, build_dir: Path = BENCH_CACHE / "llama.cpp-build", jobs: int = 2
+) -> Path:
+    """Configure and build `llama-fit-params` (CPU only) once; return the binary's path.
+
+    Takes several minutes on a 2-core machine; the build directory is reused afterwards.
+    """
+    binary = build_dir / "bin" / "llama-fit-params"
+    if binary.is_file():
+        return binary
+    configure = [
+        "cmake", "-S", str(source_dir), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
+        "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
+        "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DGGML_NATIVE=ON",
+    ]  # fmt: skip
+    if shutil.which("ninja"):
+        configure += ["-G", "Ninja"]
+    subprocess.run(configure, check=True, capture_output=True)
+    subprocess.run(
+        ["cmake", "--build", str(build_dir), "--target", "llama-fit-params", "-j", str(jobs)],
+        check=True,
+        capture_output=True,
+    )
+    return binary
 
 
 def ensure_fit_params(build: bool) -> Path | None:

@@ -6,12 +6,14 @@ medians and their ratio. Goal: at most 1.5x (llama_cpp and other heavy imports s
 the catalog-only path).
 
     .venv/bin/python bench/startup.py [--runs 15]
+    .venv/bin/python bench/startup.py --phases [--runs 7]   # where the time goes, in-process
 """
 
 from __future__ import annotations
 
 import argparse
 import compileall
+import json
 import os
 import statistics
 import subprocess
@@ -55,10 +57,87 @@ def timed(cmd: list[str], ok_codes: tuple[int, ...]) -> float:
     return elapsed
 
 
+# The same run, step by step in one process, each step timed (docs/architecture.md, "Start-up").
+PHASES = r"""
+import json, sys, time
+times, last = {}, time.perf_counter()
+def mark(name):
+    global last
+    now = time.perf_counter()
+    times[name] = times.get(name, 0.0) + (now - last) * 1000
+    last = now
+import typer, psutil
+mark("import typer, psutil (the baseline's)")
+import pydantic
+class _First(pydantic.BaseModel):
+    x: int = 0
+mark("pydantic: import, first model class")
+import selector.cli as cli
+import selector.catalog.cache, selector.hardware, selector.pipeline as pl, selector.provenance
+import selector.requirements, selector.weights.artifacts
+mark("selector's modules")
+import typer.main
+typer.main.get_command(cli.app)
+mark("typer builds the commands")
+from pathlib import Path
+from selector.catalog import load_catalog
+cat = load_catalog([])
+mark("the catalog (cache hit)")
+path = Path(sys.argv[1])
+req = selector.requirements.load_requirements(path, cat)
+hw = selector.hardware.resolve_hardware(req.hardware, cat)
+mark("requirements and hardware")
+def timed(name):
+    inner = getattr(pl, name)
+    def step(*args, **kwargs):
+        mark("ranking and report")
+        out = inner(*args, **kwargs)
+        mark({"assess_catalog": "filter and fit", "decide": "decision support",
+              "build_provenance": "provenance"}[name])
+        return out
+    setattr(pl, name, step)
+for name in ("assess_catalog", "decide", "build_provenance"):
+    timed(name)
+report = pl.recommend(req, cat, hw, pl.SmokePlan(enabled=False), requirements_path=path)
+mark("ranking and report")
+from selector.report.formats import OutputFormat, format_report
+format_report(report, OutputFormat.JSON)
+mark("ranking and report")
+sys.stderr.write(json.dumps(times))
+"""
+
+
+def phases(runs: int) -> None:
+    """Median time of each step of the run, each run its own process (a cold start)."""
+    example = str(ROOT / "examples" / "server-strict-license.toml")
+    timed(RECOMMEND, (0, 1))  # the catalog cache and .pyc files warm, as for the ratio
+    steps: dict[str, list[float]] = {}
+    for _ in range(runs):
+        proc = subprocess.run(
+            [sys.executable, "-c", PHASES, example], capture_output=True, cwd=ROOT, env=ENV
+        )
+        if proc.returncode:
+            sys.exit(proc.stderr.decode()[-2000:])
+        for name, ms in json.loads(proc.stderr.decode().splitlines()[-1]).items():
+            steps.setdefault(name, []).append(ms)
+    total = 0.0
+    for name, values in steps.items():
+        total += statistics.median(values)
+        print(f"{statistics.median(values):7.1f} ms  {name}")
+    print(
+        f"{total:7.1f} ms  in the process, of {runs} runs (interpreter start and exit not counted)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--phases", action="store_true", help="time each step of the run")
     args = parser.parse_args()
+    if args.phases:
+        compileall.compile_dir(ROOT / "selector", quiet=1)
+        phases(args.runs)
+        return
     compileall.compile_dir(ROOT / "selector", quiet=1)
     timed(RECOMMEND, (0, 1))  # warm the OS file cache and .pyc files for both sides
     timed(BASELINE, (0,))

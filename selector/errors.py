@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The exit codes scripts rely on (SPEC §1); the CLI never returns a bare number."""
+
+    OK = 0
+    NONE_SURVIVES = 1  # the run worked but no candidate survives; for `smoke`: the suite failed
+    FAILED = 1  # the same code for other commands: a fetch that did not verify, a lock not held
+    BAD_INPUT = 2
+
 
 class SelectorError(Exception):
     """Anything selector reports to the user instead of a traceback."""
 
-    exit_code = 2
+    exit_code: ExitCode = ExitCode.BAD_INPUT
 
 
 class InputError(SelectorError):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from selector.catalog import Catalog, License, ModelEntry
-from selector.fit import Fit, disk_size_gb, estimate_fit
+from selector.catalog.schema import Artifact
+from selector.fit import Fit
+from selector.fit.deploy import Deployment, plan_deployment
 from selector.hardware import HardwareProfile
 from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeStatus
@@ -124,50 +126,99 @@ def static_reasons(a: Assessment, req: Requirements, hw: HardwareProfile) -> lis
             )
         )
     elif not a.fit.fits:
+        detail = (
+            f" ({a.fit.notes[-1]})" if a.fit.engine in ("vllm", "sglang") and a.fit.notes else ""
+        )
         out.append(
             Reason(
                 ReasonCode.FIT,
                 f"needs {a.fit.memory_gb:.1f} GB at {a.fit.quantization} with "
-                f"{req.use_case.context_tokens:,} context; {describe_hardware(hw)}",
+                f"{req.use_case.context_tokens:,} context; {describe_hardware(hw)}{detail}",
             )
         )
+    out += concurrency_reasons(a, req)
     return out
 
 
-def latency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
-    """Latency targets against the measured figure when smoke-tested here, else the estimate.
+def concurrency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
+    """The KV cache must hold `concurrent_sessions` sessions of the context at once."""
+    f, sessions = a.fit, req.use_case.concurrent_sessions
+    if not f.fits or f.max_concurrency is None:
+        return []
+    replicas = f.data_parallel or 1
+    held = f.max_concurrency * replicas
+    if held >= sessions:
+        return []
+    where = f" per replica x {replicas} replicas" if replicas > 1 else ""
+    return [
+        Reason(
+            ReasonCode.FIT,
+            f"KV cache holds {f.max_concurrency:.2f} sessions of "
+            f"{req.use_case.context_tokens:,} tokens{where} at {f.quantization} "
+            f"({f.engine}, TP {f.tensor_parallel}) < concurrent_sessions = {sessions}",
+        )
+    ]
 
-    A local smoke test measures this machine; when the declared target hardware differs, the
-    estimate for the target is what the deployment will see. An endpoint runs on the serving
-    hardware itself, so its measurement always wins.
+
+def measured_on_target(smoke: SmokeResult | None, declared: bool) -> bool:
+    """A usable measurement taken on the deployment target, so it stands for the target's speed.
+
+    Usable: a passed suite, timed runs of enough tokens, a machine that was not busy. On the
+    target: an endpoint (it runs on the serving hardware), or this machine when no hardware is
+    declared. A local run under declared hardware is evidence of behaviour, not the target's
+    figure.
     """
+    return (
+        smoke is not None
+        and smoke.status is SmokeStatus.PASSED
+        and smoke.speed_usable
+        and smoke.taken_on_target(declared)
+    )
+
+
+def decode_figure(smoke: SmokeResult | None, fit: Fit, declared: bool) -> tuple[float | None, str]:
+    """The decode speed that stands for the deployment: measured on the target, else the
+    estimate (with its basis word). Filters, reports and decision support all read this."""
+    if measured_on_target(smoke, declared) and smoke is not None:
+        return smoke.decode_tokens_per_s, "measured"
+    return fit.estimated_decode_tokens_per_s, "estimated"
+
+
+def latency_reasons(a: Assessment, req: Requirements) -> list[Reason]:
+    """Latency targets against the measured figure when taken on the target, else the estimate
+    (`decode_figure`); a local figure under declared hardware is cited beside the estimate."""
     target = req.latency
     out: list[Reason] = []
     if not a.fit.fits:
         return out  # a model that cannot be placed has no speed to judge
-    passed = a.smoke is not None and a.smoke.status is SmokeStatus.PASSED
-    on_target = a.smoke is not None and (
-        a.smoke.backend.startswith("endpoint") or not req.hardware.declared
-    )
-    use_measured = passed and on_target
-    value: float | None
+    smoke, declared = a.smoke, req.hardware.declared
+    use_measured = measured_on_target(smoke, declared)
+    here = ""
+    if (
+        smoke is not None
+        and smoke.status is SmokeStatus.PASSED
+        and smoke.speed_usable
+        and not use_measured
+        and smoke.decode_tokens_per_s is not None
+    ):
+        here = (
+            f" (measured {smoke.decode_tokens_per_s:.1f} tokens/s on this machine, not the target)"
+        )
     ttft: float | None
     if target.min_decode_tokens_per_s is not None:
-        if use_measured and a.smoke is not None:
-            value, basis = a.smoke.decode_tokens_per_s, "measured"
-        else:
-            value, basis = a.fit.estimated_decode_tokens_per_s, "estimated"
+        value, basis = decode_figure(smoke, a.fit, declared)
+        aside = "" if use_measured else here
         if value is not None and value < target.min_decode_tokens_per_s:
             out.append(
                 Reason(
                     ReasonCode.LATENCY,
                     f"{basis} decode {value:.1f} tokens/s < min_decode_tokens_per_s = "
-                    f"{target.min_decode_tokens_per_s:g}",
+                    f"{target.min_decode_tokens_per_s:g}{aside}",
                 )
             )
     if target.max_time_to_first_token_ms is not None:
-        if use_measured and a.smoke is not None:
-            ttft, basis = a.smoke.time_to_first_token_ms, "measured"
+        if use_measured and smoke is not None and smoke.time_to_first_token_ms is not None:
+            ttft, basis = smoke.time_to_first_token_ms, "measured"
         else:
             ttft, basis = a.fit.estimated_time_to_first_token_ms, "estimated"
         if ttft is not None and ttft > target.max_time_to_first_token_ms:
@@ -206,12 +257,18 @@ def smoke_reasons(a: Assessment) -> list[Reason]:
 
 
 def assess_catalog(req: Requirements, catalog: Catalog, hw: HardwareProfile) -> list[Assessment]:
-    """Fit every catalog model and attach every static reason; measurement comes later."""
+    """Fit every catalog model and attach every static reason; measurement comes later.
+
+    Disk size is the pinned artifact's when the catalog knows it, else the estimate.
+    """
+    from selector.weights.artifacts import artifact_disk_gb
+
     out = []
-    quant, ctx = req.size.quantization, req.use_case.context_tokens
+    deployment = Deployment.from_requirements(req)
     for model in sorted(catalog.models.values(), key=lambda m: m.id):
-        fit = estimate_fit(model, hw, quantization=quant, context_tokens=ctx)
-        a = Assessment(model, catalog.licenses[model.license], fit, disk_size_gb(model, quant))
+        plan = plan_deployment(model, hw, deployment, catalog.artifacts_for(model.id))
+        disk = artifact_disk_gb(catalog, model.id, plan.fit.quantization) or plan.disk_gb
+        a = Assessment(model, catalog.licenses[model.license], plan.fit, disk)
         a.reasons = static_reasons(a, req, hw)
         out.append(a)
     return out
@@ -223,12 +280,16 @@ def finish_assessment(a: Assessment, req: Requirements) -> None:
 
 
 def refresh_estimates(
-    assessments: list[Assessment], req: Requirements, hw: HardwareProfile
+    assessments: list[Assessment],
+    req: Requirements,
+    hw: HardwareProfile,
+    artifacts: dict[str, list[Artifact]] | None = None,
 ) -> None:
     """Recompute speed estimates after a smoke test calibrated this machine's efficiency.
 
     Memory does not depend on the calibration, so the static reasons stand.
     """
-    quant, ctx = req.size.quantization, req.use_case.context_tokens
+    artifacts = artifacts or {}
+    deployment = Deployment.from_requirements(req)
     for a in assessments:
-        a.fit = estimate_fit(a.model, hw, quantization=quant, context_tokens=ctx)
+        a.fit = plan_deployment(a.model, hw, deployment, artifacts.get(a.model.id, [])).fit

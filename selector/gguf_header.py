@@ -34,6 +34,31 @@ _SCALARS: dict[GGUFValueType, str] = {
 }
 _MAX_STRING = 1 << 26  # 64 MiB: beyond this a length field is garbage, not a string
 _MAX_DIMS = 8
+_MAX_DEPTH = 8  # arrays of arrays: llama.cpp reads none; deeper is an attack on the stack
+_MAX_DIM = 1 << 40  # elements along one tensor dimension
+_MAX_NUMEL = 1 << 50  # elements of one tensor (a 1e15-parameter tensor is not a model)
+# Smallest encoding of one entry, to check a declared count against the bytes left for it.
+_MIN_KV_BYTES = 8 + 4 + 1  # key length, value type, a one-byte value
+_MIN_TENSOR_BYTES = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
+_MIN_ITEM_BYTES = {GGUFValueType.STRING: 8, GGUFValueType.ARRAY: 12}
+# Numbers that size what selector builds (per-layer lists, KV cache figures), with the largest
+# plausible value: a header above these is refused before anything is sized by it.
+PLAUSIBLE_MAX: dict[str, int] = {
+    "block_count": 1 << 14,
+    "embedding_length": 1 << 20,
+    "feed_forward_length": 1 << 24,
+    "context_length": 1 << 28,
+    "attention.head_count": 1 << 16,
+    "attention.head_count_kv": 1 << 16,
+    "attention.key_length": 1 << 16,
+    "attention.value_length": 1 << 16,
+    "attention.key_length_swa": 1 << 16,
+    "attention.value_length_swa": 1 << 16,
+    "attention.sliding_window": 1 << 28,
+    "attention.shared_kv_layers": 1 << 14,
+    "expert_count": 1 << 16,
+    "expert_used_count": 1 << 16,
+}
 
 
 class GGUFFormatError(InputError):
@@ -118,12 +143,15 @@ class _Cursor:
         except ValueError:
             raise self.fail(f"unknown value type {raw} at byte {self.pos}") from None
 
-    def value(self, vtype: GGUFValueType) -> Any:
+    def value(self, vtype: GGUFValueType, depth: int = 0) -> Any:
         if vtype is GGUFValueType.STRING:
             return self.string()
         if vtype is not GGUFValueType.ARRAY:
             return self.take(_SCALARS[vtype])
+        if depth >= _MAX_DEPTH:
+            raise self.fail(f"arrays nested more than {_MAX_DEPTH} deep at byte {self.pos}")
         item_type, count = self.value_type(), self.take("<Q")
+        self.room_for(count, _MIN_ITEM_BYTES.get(item_type, 1), "array entries")
         if item_type in _SCALARS:
             fmt = _SCALARS[item_type]
             size = struct.calcsize(fmt)
@@ -140,25 +168,42 @@ class _Cursor:
                 p += 8 + unpack("<Q", self.buf, p)[0]
             self.pos = p
             return ArrayInfo(item_type.name, count)
-        return [self.value(item_type) for _ in range(count)]
+        return [self.value(item_type, depth + 1) for _ in range(count)]
+
+    def room_for(self, count: int, each: int, what: str) -> None:
+        """Refuse a declared count that the rest of the file cannot hold."""
+        left = len(self.buf) - self.pos
+        if count * each > left:
+            raise self.fail(
+                f"declares {count} {what} at byte {self.pos}, more than its {left} "
+                "remaining bytes can hold"
+            )
 
     def tensor(self) -> TensorInfo:
         name = self.string()
         n_dims = self.take("<I")
         if n_dims > _MAX_DIMS:
-            raise self.fail(f"tensor {name!r} has {n_dims} dimensions")
+            raise self.fail(f"tensor {_shown(name)} has {n_dims} dimensions")
         dims = tuple(self.take("<Q") for _ in range(n_dims))
         raw_type = self.take("<I")
-        self.take("<Q")  # data offset
+        offset = self.take("<Q")  # of the data, from the start of the data section
         try:
             ttype = GGMLQuantizationType(raw_type)
             block, size = GGML_QUANT_SIZES[ttype]
         except (ValueError, KeyError):
-            raise self.fail(f"tensor {name!r} has unknown type {raw_type}") from None
+            raise self.fail(f"tensor {_shown(name)} has unknown type {raw_type}") from None
         numel = 1
         for d in dims:
             numel *= d
-        return TensorInfo(name, dims, ttype.name, numel // block * size)
+        if any(d > _MAX_DIM for d in dims) or numel > _MAX_NUMEL:
+            raise self.fail(f"tensor {_shown(name)} has implausible dimensions {list(dims)}")
+        n_bytes = numel // block * size
+        if offset + n_bytes > len(self.buf):
+            raise self.fail(
+                f"tensor {_shown(name)} ({n_bytes} bytes at offset {offset}) does not fit in "
+                f"the file's {len(self.buf)} bytes"
+            )
+        return TensorInfo(name, dims, ttype.name, n_bytes)
 
 
 def read_gguf_header(path: Path, *, tensors: bool = True) -> GGUFHeader:
@@ -181,9 +226,37 @@ def _parse(cur: _Cursor, with_tensors: bool) -> GGUFHeader:
     tensor_count, kv_count = cur.take("<Q"), cur.take("<Q")
     if kv_count > 1_000_000 or tensor_count > 10_000_000:
         raise cur.fail("implausible header counts")
+    cur.room_for(kv_count, _MIN_KV_BYTES, "metadata entries")
+    cur.room_for(tensor_count, _MIN_TENSOR_BYTES, "tensors")
     metadata: dict[str, Any] = {}
     for _ in range(kv_count):
         key = cur.string()
         metadata[key] = cur.value(cur.value_type())
+    _check_sizes(cur, metadata, tensor_count)
     table = tuple(cur.tensor() for _ in range(tensor_count)) if with_tensors else ()
     return GGUFHeader(cur.path, version, tensor_count, metadata, table, len(cur.buf))
+
+
+def _check_sizes(cur: _Cursor, metadata: dict[str, Any], tensor_count: int) -> None:
+    """The numbers that size lists and figures must be whole numbers in a plausible range:
+    a 182-byte file declaring 300,000,000 layers is refused here, not allocated for."""
+    arch = metadata.get("general.architecture")
+    if not isinstance(arch, str):
+        return
+    for key, limit in PLAUSIBLE_MAX.items():
+        value = metadata.get(f"{arch}.{key}")
+        if value is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= limit:
+                raise cur.fail(f"implausible {_shown(arch)}.{key} = {_shown(v)} (at most {limit})")
+    blocks = metadata.get(f"{arch}.block_count")
+    if isinstance(blocks, int) and tensor_count and blocks > tensor_count:
+        raise cur.fail(f"{blocks} blocks but only {tensor_count} tensors")
+
+
+def _shown(value: object) -> str:
+    """A header value for a message: repr, at most 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -3,118 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from selector import __version__
 from selector.catalog import Catalog
-from selector.filtering import (
-    Assessment,
-    assess_catalog,
-    finish_assessment,
-    refresh_estimates,
-)
+from selector.decision import decide
+from selector.errors import ExitCode
+from selector.filtering import Assessment, assess_catalog, finish_assessment
 from selector.hardware import HardwareProfile
-from selector.ranking import rank
+from selector.provenance import build_provenance
+from selector.ranking import QUALITY_BENCHMARKS, rank
+from selector.ranking import why as why_of
 from selector.report.schema import (
     CandidateReport,
     ExcludedReport,
     ExclusionReason,
     LicenseSummary,
+    NearMiss,
     Report,
     ScoreBreakdown,
-    UnmatchedFile,
 )
 from selector.requirements import Requirements
-from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
+from selector.smoke.interface import SmokeResult, SmokeStatus
+from selector.smoke_stage import SmokePlan, SmokeProgress, run_smoke_stage, smoke_settings
+from selector.vocab import ReasonCode, Tuning
 
+if TYPE_CHECKING:
+    from selector.weights.model import LocalWeights
 
-@dataclass
-class SmokePlan:
-    """What the smoke stage may do in this run (CLI options over the requirements file)."""
-
-    enabled: bool = True
-    models_dir: Path | None = None
-    use_cache: bool = True
-    include_demo: bool = True
-    on_start: Callable[[str, str], None] | None = None
-    on_done: Callable[[str, SmokeResult], None] | None = None
-    unmatched: list[UnmatchedFile] = field(default_factory=list)
-
-
-def _smoke_stage(
-    assessments: list[Assessment],
-    req: Requirements,
-    hw: HardwareProfile,
-    catalog: Catalog,
-    plan: SmokePlan,
-) -> list[str]:
-    """Smoke-test the statically admissible candidates that have weights or an endpoint."""
-    notes: list[str] = []
-    survivors = [a for a in assessments if not a.excluded]
-    if not plan.enabled:
-        for a in survivors:
-            a.smoke = SmokeResult.skipped(
-                "smoke tests disabled (--no-smoke or [smoke] enabled = false)"
-            )
-        return notes
-
-    # imported here: keeps --no-smoke runs light
-    from selector.smoke.jobs import after_smoke, build_jobs
-    from selector.smoke.runner import run_many
-
-    jobs, skipped, unmatched = build_jobs(
-        [a.model for a in survivors],
-        req,
-        catalog,
-        hw,
-        models_dir=plan.models_dir,
-        include_demo=plan.include_demo,
-    )
-    plan.unmatched.extend(UnmatchedFile(path=str(p), reason=r) for p, r in unmatched)
-    by_id = {a.model.id: a for a in survivors}
-    for model_id, reason in skipped.items():
-        by_id[model_id].smoke = SmokeResult.skipped(reason)
-    if jobs:
-        settings = smoke_settings(req)
-        start, done = plan.on_start, plan.on_done
-        results = run_many(
-            jobs,
-            settings,
-            use_cache=plan.use_cache,
-            concurrency=req.smoke.concurrency,
-            on_start=(lambda job: start(job.model_id, job.backend.name)) if start else None,
-            on_done=(lambda job, result: done(job.model_id, result)) if done else None,
-        )
-        for model_id, result in results.items():
-            by_id[model_id].smoke = result
-        more, calibrated = after_smoke(jobs, results, [by_id[j.model_id] for j in jobs], req, hw)
-        notes += more
-        if calibrated and hw.source == "detected":
-            refresh_estimates(assessments, req, hw)
-    return notes
-
-
-def smoke_settings(req: Requirements) -> SmokeSettings:
-    """The smoke run a requirements file asks for: the always-on probes, those of `needs`,
-    the team's own probe files, long-context at `context_tokens`, repeats and sampling."""
-    from selector.smoke.probes import plan_for
-
-    plan = plan_for(
-        [n.value for n in req.use_case.needs],
-        suites=req.smoke.suites,
-        context_tokens=req.use_case.context_tokens,
-    )
-    return SmokeSettings(
-        n_ctx=req.smoke.n_ctx,
-        threads=req.smoke.threads,
-        timeout_s=req.smoke.timeout_s,
-        repeats=req.smoke.repeats,
-        seed=req.smoke.seed,
-        temperature=req.smoke.temperature,
-        suite=plan,
-    )
+__all__ = ["SmokePlan", "SmokeProgress", "exit_code", "recommend"]
 
 
 def _smoke_notes(req: Requirements, ties: dict[str, list[str]]) -> list[str]:
@@ -139,24 +57,43 @@ def _smoke_notes(req: Requirements, ties: dict[str, list[str]]) -> list[str]:
 
 def _risks(a: Assessment, hw: HardwareProfile) -> list[str]:
     risks = []
+    if a.model.tuning is Tuning.BASE:
+        risks.append(
+            "base model, not instruction-tuned: it continues text rather than following "
+            "instructions; fine-tune it or pick its instruct variant before serving users"
+        )
     if a.model.unverified:
         risks.append(f"unverified catalog facts: {', '.join(a.model.unverified)}")
     if a.smoke is None or a.smoke.status is SmokeStatus.SKIPPED:
         risks.append("no smoke evidence: quality and speed are estimates")
+    elif a.smoke.setup_error:
+        risks.append(f"no smoke evidence: the smoke test could not run: {a.smoke.reason}")
     elif a.smoke.status is SmokeStatus.ERROR:
         risks.append(f"smoke test error: {a.smoke.reason}")
+    elif a.smoke.speed is not None and not a.smoke.speed.usable:
+        risks.append(f"measured speed not used: {a.smoke.speed.why_not_usable}")
     if a.fit.placement == "split":
         risks.append("model is split between GPU and CPU memory: decode is bound by the CPU side")
     if a.license.clauses:
         kinds = sorted({c.kind.value for c in a.license.clauses})
         risks.append(f"license obligations to review: {', '.join(kinds)}")
+    if not a.license.clauses_verified:
+        risks.append(f"license clauses not read from the text of {a.license.name}: legal review")
+    if not any(b.name in QUALITY_BENCHMARKS for b in a.model.benchmarks):
+        risks.append("quality is a prior from parameter count: no sourced MMLU-Pro/GPQA-Diamond")
     if hw.source == "declared" and not any(g.bandwidth_gb_s for g in hw.gpus) and hw.gpus:
         risks.append("GPU bandwidth unknown: speed estimate is weak")
     return risks
 
 
 def _candidate(
-    a: Assessment, position: int, total: float, terms: dict, req: Requirements, hw: HardwareProfile
+    a: Assessment,
+    position: int,
+    total: float,
+    terms: dict,
+    req: Requirements,
+    hw: HardwareProfile,
+    catalog: Catalog,
 ) -> CandidateReport:
     m, lic = a.model, a.license
     return CandidateReport(
@@ -180,6 +117,8 @@ def _candidate(
                 for c in lic.clauses
             ],
             url=str(lic.url),
+            version=lic.version,
+            clauses_verified=lic.clauses_verified,
         ),
         context_tokens=m.context_tokens,
         capabilities=[c.value for c in m.capabilities],
@@ -191,11 +130,76 @@ def _candidate(
         score_breakdown=ScoreBreakdown(
             **{k: round(t.value, 4) for k, t in terms.items()},
             weights=req.ranking.weights.model_dump(),
-            why={k: t.why for k, t in terms.items()},
+            why=why_of(terms),
         ),
         risks=_risks(a, hw),
         sources=[str(s) for s in m.sources],
     )
+
+
+# An estimate this close to its limit may be on the wrong side of it: docs/fit.md measures decode
+# estimates within 0.8-1.2x and memory within a few percent, so 25% is the band a measurement
+# on the target hardware could still move a model across.
+NEAR_MISS_MARGIN = 0.25
+
+
+def _near_fit(a: Assessment, req: Requirements, hw: HardwareProfile) -> str | None:
+    """The memory assumption when the estimate exceeds the capacity by at most the margin."""
+    f = a.fit
+    offload = req.hardware.allow_offload or not hw.gpus
+    capacity = hw.total_vram_gb + (hw.ram_gb if offload else 0.0)
+    if capacity <= 0 or f.memory_gb > capacity * (1 + NEAR_MISS_MARGIN):
+        return None
+    return (
+        f"memory estimate {f.memory_gb:.1f} GB at {f.quantization}, {f.context_tokens:,} "
+        f"context, against {capacity:g} GB: {f.basis}"
+    )
+
+
+def _near_latency(a: Assessment, req: Requirements, message: str) -> str | None:
+    """The speed assumption when an estimated (not measured) figure misses by at most the margin."""
+    f, target = a.fit, req.latency
+    if not message.startswith("estimated"):
+        return None
+    if "decode" in message and target.min_decode_tokens_per_s:
+        est = f.estimated_decode_tokens_per_s or 0.0
+        if est >= target.min_decode_tokens_per_s * (1 - NEAR_MISS_MARGIN):
+            return f"decode estimate ~{est:.1f} tokens/s: {f.speed_basis}"
+    if "first token" in message and target.max_time_to_first_token_ms:
+        ttft = f.estimated_time_to_first_token_ms or 0.0
+        if ttft <= target.max_time_to_first_token_ms * (1 + NEAR_MISS_MARGIN):
+            return f"first-token estimate ~{ttft:.0f} ms: {f.ttft_basis}"
+    return None
+
+
+def near_misses(
+    assessments: list[Assessment], req: Requirements, hw: HardwareProfile
+) -> list[NearMiss]:
+    """Models excluded only by estimated figures (memory fit, estimated latency) that miss their
+    limit by at most NEAR_MISS_MARGIN, with the assumption behind each estimate."""
+    out = []
+    for a in assessments:
+        if not a.excluded:
+            continue
+        assumptions: list[str | None] = []
+        for r in a.reasons:
+            if r.code is ReasonCode.FIT:
+                assumptions.append(_near_fit(a, req, hw))
+            elif r.code is ReasonCode.LATENCY:
+                assumptions.append(_near_latency(a, req, r.message))
+            else:
+                assumptions.append(None)
+        if None in assumptions:
+            continue
+        out.append(
+            NearMiss(
+                id=a.model.id,
+                name=a.model.name,
+                reasons=[ExclusionReason(code=r.code, message=r.message) for r in a.reasons],
+                assumptions=list(dict.fromkeys(x for x in assumptions if x)),
+            )
+        )
+    return out
 
 
 def recommend(
@@ -204,13 +208,17 @@ def recommend(
     hw: HardwareProfile,
     plan: SmokePlan | None = None,
     *,
+    progress: SmokeProgress | None = None,
     top: int | None = None,
     now: dt.datetime | None = None,
+    requirements_path: Path | None = None,
 ) -> Report:
+    """Run the stages; `requirements_path` is the file `req` was read from, for provenance."""
     plan = plan or SmokePlan()
     assessments = assess_catalog(req, catalog, hw)
     notes = list(hw.notes)
-    notes += _smoke_stage(assessments, req, hw, catalog, plan)
+    stage = run_smoke_stage(assessments, req, hw, catalog, plan, progress)
+    notes += stage.notes
     for a in assessments:
         finish_assessment(a, req)
     ranked = rank([a for a in assessments if not a.excluded], req)
@@ -219,16 +227,19 @@ def recommend(
     ties = indistinguishable([a for a, _ in ranked]) if plan.enabled else {}
     if plan.enabled:
         notes += _smoke_notes(req, ties)
+    decision = decide(ranked, [a for a in assessments if a.excluded], req, catalog, hw)
     if top is not None:
         if len(ranked) > top:
             notes.append(f"showing the top {top} of {len(ranked)} candidates (--top)")
         ranked = ranked[:top]
     candidates = [
-        _candidate(a, i, s.total, s.terms, req, hw).model_copy(
+        _candidate(a, i, s.total, s.terms, req, hw, catalog).model_copy(
             update={"smoke_not_distinguishable_from": ties.get(a.model.id, [])}
         )
         for i, (a, s) in enumerate(ranked, start=1)
     ]
+    _attach_artifacts(candidates, catalog, stage.local_weights)
+    decision.annotate(candidates)
     excluded = [
         ExcludedReport(
             id=a.model.id,
@@ -242,19 +253,37 @@ def recommend(
         for a in assessments
         if a.excluded
     ]
-    stamp = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
+    stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    generated_at = stamp.isoformat().replace("+00:00", "Z")
     return Report(
-        generated_at=stamp.isoformat().replace("+00:00", "Z"),
+        generated_at=generated_at,
         selector_version=__version__,
         requirements=req.model_dump(mode="json"),
         hardware=hw,
         candidates=candidates,
         excluded=excluded,
-        unmatched_files=plan.unmatched,
+        unmatched_files=stage.unmatched,
         notes=notes,
+        near_misses=near_misses(assessments, req, hw),
+        provenance=build_provenance(
+            requirements_path, catalog, hw, generated_at, smoke_settings(req).suite
+        ),
+        sensitivity=decision.sensitivity,
+        what_if=decision.what_if,
     )
 
 
-def exit_code(report: Report) -> int:
-    """0 when at least one candidate survives, 1 when none does (SPEC §1)."""
-    return 0 if report.candidates else 1
+def _attach_artifacts(
+    candidates: list[CandidateReport], catalog: Catalog, local_weights: dict[str, LocalWeights]
+) -> None:
+    """Each candidate's `artifact`: the file tested here, else the pinned one (SPEC §7)."""
+    from selector.weights.artifacts import artifact_report
+
+    for c in candidates:
+        local = local_weights.get(c.id)
+        c.artifact = artifact_report(catalog, c.id, c.fit.quantization, local)
+
+
+def exit_code(report: Report) -> ExitCode:
+    """OK when at least one candidate survives, NONE_SURVIVES when none does (SPEC §1)."""
+    return ExitCode.OK if report.candidates else ExitCode.NONE_SURVIVES

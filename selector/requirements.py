@@ -3,31 +3,54 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from selector.errors import RequirementsError
-from selector.tomlio import describe_validation_error, did_you_mean, locate, read_toml
+from selector.redact import base_url_problem, env_name_problem
+from selector.tomlio import Problem, did_you_mean, locate, read_toml, validation_problems
 from selector.vocab import ISO_COUNTRIES, Capability, Clause
 
 DEFAULT_CONTEXT_TOKENS = 8192
-DEFAULT_QUANTIZATION = "Q4_K_M"
+DEFAULT_QUANTIZATION = "auto"
+DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_TARGET_PARAMS_B = 30.0
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
+# Upper bounds: far above any real deployment, low enough that no figure overflows or sizes an
+# allocation from a typo (`ram_gb = 1e308`, `timeout_s = inf`).
+MAX_GB = 1e7  # 10 PB of memory or disk
+MAX_RATE = 1e7  # GB/s, tokens/s
+MAX_PARAMS_B = 1e5  # 100T parameters
+MAX_CONTEXT = 1 << 28
+MAX_COUNT = 1 << 16  # GPUs, threads, concurrent endpoints
+MAX_TIMEOUT_S = 7 * 86400.0
+MAX_REPEATS = 100  # runs of the probe suite; more says little the intervals do not
+MAX_WEIGHT = 1000.0
+MAX_PRICE = 1e7  # per GPU-hour, any currency
+GB = Annotated[float, Field(gt=0, le=MAX_GB, allow_inf_nan=False)]
+Rate = Annotated[float, Field(gt=0, le=MAX_RATE, allow_inf_nan=False)]
+ParamsB = Annotated[float, Field(gt=0, le=MAX_PARAMS_B, allow_inf_nan=False)]
+Count = Annotated[int, Field(gt=0, le=MAX_COUNT)]
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False)]
+Tokens = Annotated[int, Field(gt=0, le=MAX_CONTEXT)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class UseCase(_Section):
     name: str = ""
     needs: list[Capability] = Field(default_factory=list, description="capabilities required")
-    context_tokens: PositiveInt = Field(
-        DEFAULT_CONTEXT_TOKENS, description="context the deployment must hold (fit is sized for it)"
+    context_tokens: Tokens = Field(
+        DEFAULT_CONTEXT_TOKENS,
+        le=MAX_CONTEXT,
+        description="context the deployment must hold (fit is sized for it)",
+    )
+    concurrent_sessions: Count = Field(
+        1, description="sessions served at once, each holding context_tokens (the load)"
     )
 
 
@@ -47,17 +70,41 @@ class OriginPolicy(_Section):
     @field_validator("exclude_countries")
     @classmethod
     def _iso(cls, codes: list[str]) -> list[str]:
+        wrong = []
         for code in codes:
             if code.upper() not in ISO_COUNTRIES:
-                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+                hint = country_code_for(code)
+                wrong.append(repr(code) + (f" (did you mean {hint!r}?)" if hint else ""))
+        if wrong:
+            raise ValueError(f"not ISO 3166-1 alpha-2 country codes: {', '.join(wrong)}")
         return [c.upper() for c in codes]
+
+
+def country_code_for(name: str) -> str | None:
+    """The alpha-2 code of a country written by name or alpha-3 (`China`, `USA`), if one."""
+    import pycountry  # only on this error path: its tables are large
+
+    if name.strip().upper() == "UK":  # ISO reserves UK for GB; people write it anyway
+        return "GB"
+    try:
+        return str(pycountry.countries.lookup(name.strip()).alpha_2)
+    except LookupError:
+        pass
+    try:
+        found = pycountry.countries.search_fuzzy(name.strip())
+    except LookupError:
+        return None
+    return str(found[0].alpha_2) if len(found) == 1 else None
 
 
 class GPURequirement(_Section):
     model: str | None = Field(None, description="a GPU of the catalog's GPU table")
-    vram_gb: PositiveFloat | None = Field(None, description="instead of or besides `model`")
-    count: PositiveInt = 1
-    bandwidth_gb_s: PositiveFloat | None = None
+    vram_gb: GB | None = Field(None, description="instead of or besides `model`")
+    count: Count = 1
+    bandwidth_gb_s: Rate | None = None
+    cost_per_hour: Price | None = Field(
+        None, description="the team's own price of one such GPU per hour (any currency)"
+    )
 
     @model_validator(mode="after")
     def _named_or_sized(self) -> GPURequirement:
@@ -70,19 +117,23 @@ class HardwareSpec(_Section):
     detect: bool = Field(False, description="use this machine's hardware")
     cpu_only: bool = False
     gpus: list[GPURequirement] = Field(default_factory=list)
-    ram_gb: PositiveFloat | None = None
-    ram_bandwidth_gb_s: PositiveFloat | None = Field(
+    ram_gb: GB | None = None
+    ram_bandwidth_gb_s: Rate | None = Field(
         None, description="system memory bandwidth for CPU decode estimates"
     )
     allow_offload: bool = Field(
         False, description="accept models that fit only by offloading layers to CPU RAM"
     )
+    cpu_cores: Count | None = Field(
+        None, description="physical CPU cores for CPU estimates (default: 4, or this machine's)"
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> HardwareSpec:
-        if self.detect and (self.gpus or self.ram_gb or self.cpu_only):
+        if self.detect and (self.gpus or self.ram_gb or self.cpu_only or self.cpu_cores):
             raise ValueError(
-                "`detect = true` cannot be combined with declared gpus, ram_gb or cpu_only"
+                "`detect = true` cannot be combined with declared gpus, ram_gb, cpu_cores "
+                "or cpu_only"
             )
         if self.cpu_only and self.gpus:
             raise ValueError("`cpu_only = true` cannot be combined with gpus")
@@ -96,59 +147,132 @@ class HardwareSpec(_Section):
 
 
 class LatencyTargets(_Section):
-    min_decode_tokens_per_s: PositiveFloat | None = None
-    max_time_to_first_token_ms: PositiveFloat | None = None
+    min_decode_tokens_per_s: Rate | None = None
+    max_time_to_first_token_ms: (
+        Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S * 1000, allow_inf_nan=False)] | None
+    ) = None
+    prompt_tokens: Annotated[int, Field(gt=0, le=MAX_CONTEXT)] = Field(
+        DEFAULT_PROMPT_TOKENS, description="prompt length the time-to-first-token check assumes"
+    )
 
 
 class SizeBudget(_Section):
-    max_params_b: PositiveFloat | None = Field(None, description="total parameters, billions")
-    max_disk_gb: PositiveFloat | None = None
-    quantization: str = Field(DEFAULT_QUANTIZATION, description="quant assumed for fit and disk")
-    target_params_b: PositiveFloat = Field(
-        DEFAULT_TARGET_PARAMS_B, description="centre of the size preference"
+    max_params_b: ParamsB | None = Field(None, description="total parameters, billions")
+    max_disk_gb: GB | None = None
+    quantization: str = Field(
+        DEFAULT_QUANTIZATION,
+        description="auto (best that fits, per model), a GGUF preset (Q4_K_M) or a serving "
+        "precision (BF16, FP8, AWQ-INT4, GPTQ-INT4, MXFP4, NVFP4)",
+    )
+    target_params_b: float = Field(
+        DEFAULT_TARGET_PARAMS_B,
+        ge=0.01,
+        le=MAX_PARAMS_B,
+        allow_inf_nan=False,
+        description="centre of the size preference",
     )
 
     @field_validator("quantization")
     @classmethod
     def _known_quant(cls, value: str) -> str:
-        from selector.fit.quant import normalize_quant
+        from selector.fit.precision import normalize_quantization
 
-        return normalize_quant(value)
+        return normalize_quantization(value)
+
+
+Engine = Literal["auto", "llama.cpp", "vllm", "sglang"]
+
+
+class DeploymentSpec(_Section):
+    """How the model is served; every default is chosen per candidate and reported in its fit."""
+
+    engine: Engine = Field(
+        "auto",
+        description="auto: vLLM on data-center/workstation GPUs, llama.cpp on CPU, Apple and a "
+        "single consumer GPU",
+    )
+    tensor_parallel: Count | None = Field(
+        None, description="GPUs one replica spans (default: the fewest that hold the load)"
+    )
+    pipeline_parallel: Count | None = Field(
+        None, description="pipeline stages (default: 1 unless tensor parallelism cannot hold it)"
+    )
+    gpu_memory_utilization: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="vLLM --gpu-memory-utilization / SGLang --mem-fraction-static (default: "
+        "vLLM 0.9, SGLang's own by GPU size)",
+    )
+    kv_cache_dtype: Literal["auto", "fp8"] = Field(
+        "auto", description="KV cache precision: auto (the model's dtype) or fp8"
+    )
 
 
 class EndpointSpec(_Section):
     model_id: str = Field(description="catalog id of the model the server serves")
     base_url: str = Field(
-        pattern=r"^https?://", description="OpenAI-compatible base URL, e.g. .../v1"
+        json_schema_extra={"pattern": r"^https?://"},
+        description="OpenAI-compatible base URL, e.g. .../v1; no credentials, no query",
     )
     served_model: str = Field(description="model name the server expects")
     api_key_env: str | None = Field(
         None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        description="environment variable holding the key",
+        json_schema_extra={"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        description="NAME of the environment variable holding the key (never the key)",
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _safe_url(cls, value: str) -> str:
+        # refused here, at load time: a URL with a key in it would be printed in the report
+        problem = base_url_problem(value)
+        if problem:
+            raise ValueError(f"base URL {problem}")
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        problem = env_name_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"api_key_env {problem}")
+        return value
 
 
 class SmokeOptions(_Section):
     enabled: bool = True
     models_dir: Path | None = None
-    timeout_s: PositiveFloat = 120
-    n_ctx: PositiveInt = 2048
-    threads: PositiveInt | None = None
-    concurrency: PositiveInt = Field(4, description="endpoints probed at once")
+    timeout_s: float = Field(120, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
+    n_ctx: Tokens = 2048
+    threads: Count | None = None
+    concurrency: Count = Field(4, description="endpoints probed at once")
     endpoints: list[EndpointSpec] = Field(default_factory=list)
+    memory_limit_gb: GB | None = Field(
+        None,
+        description="private memory (GiB) a local llama.cpp smoke run may allocate, the mapped "
+        "model file not counted; default: 85% of the available RAM less the model file",
+    )
     suites: list[Path] = Field(
         default_factory=list,
+        max_length=256,
         description="your own probe files (TOML, docs/smoke.md), relative to this file",
     )
-    repeats: PositiveInt = Field(1, description="runs of the probe suite (needs temperature > 0)")
-    seed: int = Field(0, description="seed of the first run; run k uses seed + k")
-    temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature; 0 = greedy")
+    repeats: int = Field(
+        1, ge=1, le=MAX_REPEATS, description="runs of the probe suite (needs temperature > 0)"
+    )
+    seed: int = Field(0, ge=0, lt=2**31, description="seed of the first run; run k uses seed + k")
+    temperature: float = Field(
+        0.0, ge=0, le=2, allow_inf_nan=False, description="sampling temperature; 0 = greedy"
+    )
 
     @field_validator("models_dir")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
-        return value.expanduser() if value is not None else None
+        try:
+            return value.expanduser() if value is not None else None
+        except RuntimeError:  # ~nosuchuser
+            raise ValueError(f"cannot expand '~' in {str(value)!r}: no such user") from None
 
     @model_validator(mode="after")
     def _repeats_need_sampling(self) -> SmokeOptions:
@@ -161,17 +285,27 @@ class SmokeOptions(_Section):
 
 
 class RankingWeights(_Section):
-    quality: float = Field(0.35, ge=0)
-    size_preference: float = Field(0.25, ge=0)
-    license: float = Field(0.15, ge=0)
-    tooling: float = Field(0.15, ge=0)
-    smoke: float = Field(0.10, ge=0)
+    quality: Weight = 0.35
+    size_preference: Weight = 0.25
+    license: Weight = 0.15
+    tooling: Weight = 0.15
+    smoke: Weight = 0.10
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> RankingWeights:
+        if not any(self.model_dump().values()):
+            raise ValueError("every weight is 0, so every score would be 0: give one above 0")
+        return self
 
 
 class RankingOptions(_Section):
     weights: RankingWeights = Field(default_factory=RankingWeights)
-    size_width: PositiveFloat = Field(
-        1.24, description="σ of the log-normal size preference; 1.24 halves the score at 7B"
+    size_width: float = Field(
+        1.24,
+        ge=0.05,
+        le=100,
+        allow_inf_nan=False,
+        description="σ of the log-normal size preference; 1.24 halves the score at 7B",
     )
 
 
@@ -184,16 +318,37 @@ class Requirements(_Section):
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)
     latency: LatencyTargets = Field(default_factory=LatencyTargets)
     size: SizeBudget = Field(default_factory=SizeBudget)
+    deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
     smoke: SmokeOptions = Field(default_factory=SmokeOptions)
     ranking: RankingOptions = Field(default_factory=RankingOptions)
+
+    @model_validator(mode="after")
+    def _engine_takes_the_quantization(self) -> Requirements:
+        from selector.fit.precision import quantization_family
+
+        quant, engine = self.size.quantization, self.deployment.engine
+        if quant == "auto" or engine == "auto":
+            return self
+        family = quantization_family(quant)
+        if family == "gguf" and engine in ("vllm", "sglang"):
+            raise ValueError(
+                f"size.quantization = {quant!r} is a GGUF preset, but deployment.engine = "
+                f"{engine!r} serves safetensors checkpoints (BF16, FP8, AWQ-INT4, ...)"
+            )
+        if family == "serving" and engine == "llama.cpp":
+            raise ValueError(
+                f"size.quantization = {quant!r} is a serving precision, but deployment.engine = "
+                "'llama.cpp' loads GGUF presets (Q8_0, Q4_K_M, ...)"
+            )
+        return self
 
 
 def parse_requirements(data: dict[str, Any], path: Path, text: str = "") -> Requirements:
     try:
         return Requirements.model_validate(data)
     except ValidationError as exc:
-        lines = describe_validation_error(exc, path, text, Requirements)
-        raise RequirementsError("\n".join(lines)) from None
+        problems = validation_problems(exc, path, text, Requirements)
+        raise RequirementsError("\n".join(map(str, problems))) from None
 
 
 def load_requirements(path: Path, catalog: Any = None) -> Requirements:
@@ -222,19 +377,19 @@ def load_requirements(path: Path, catalog: Any = None) -> Requirements:
 
 def check_against_catalog(req: Requirements, catalog: Any, path: Path, text: str = "") -> None:
     """Names the requirements file uses that only the catalog can confirm."""
-    problems: list[str] = []
+    problems: list[Problem] = []
 
     def report(loc: tuple[str | int, ...], message: str) -> None:
         line = locate(text, loc) if text else None
-        where = f"{path}:{line}" if line else str(path)
         key = ".".join(f"[{p}]" if isinstance(p, int) else p for p in loc).replace(".[", "[")
-        problems.append(f"{where}: {key}: {message}")
+        problems.append(Problem(path, line, message, key=key))
 
     known = {lic.id.lower() for lic in catalog.licenses.values()}
     known |= {lic.spdx.lower() for lic in catalog.licenses.values() if lic.spdx}
     for i, name in enumerate(req.license.allow or []):
         if name.lower() not in known:
-            names = [lic.spdx or lic.id for lic in catalog.licenses.values()]
+            names = [lic.id for lic in catalog.licenses.values()]
+            names += [lic.spdx for lic in catalog.licenses.values() if lic.spdx]
             report(("license", "allow", i), f"unknown license {name!r}{did_you_mean(name, names)}")
     for i, gpu in enumerate(req.hardware.gpus):
         if gpu.model is not None and catalog.find_gpu(gpu.model) is None and gpu.vram_gb is None:
@@ -251,7 +406,7 @@ def check_against_catalog(req: Requirements, catalog: Any, path: Path, text: str
                 f"unknown catalog model {endpoint.model_id!r}{hint}",
             )
     if problems:
-        raise RequirementsError("\n".join(problems))
+        raise RequirementsError("\n".join(map(str, problems)))
 
 
 def requirements_json_schema() -> dict[str, Any]:

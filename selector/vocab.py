@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from enum import Enum
 
+# The terms of the score, in the order every report lists them: the keys of `[ranking.weights]`,
+# of the report's `score_breakdown` and of the lock's evidence (docs/ranking.md explains each).
+SCORE_TERMS: tuple[str, ...] = ("quality", "size_preference", "license", "tooling", "smoke")
+
 
 class Capability(str, Enum):
-    """What a deployment can ask a model to do (SPEC §2 `use_case.needs`)."""
+    """What a deployment can ask a model to do (`[use_case] needs`; docs/requirements.md)."""
 
     TOOL_CALLING = "tool-calling"
     REASONING = "reasoning"
@@ -17,7 +21,7 @@ class Capability(str, Enum):
 
 
 class Clause(str, Enum):
-    """License clauses a policy can refuse (SPEC §2 `license.deny_clauses`, plus two of ours)."""
+    """License clauses a policy can refuse (`[license] deny_clauses`; docs/requirements.md)."""
 
     MAU_CAP = "mau-cap"
     ACCEPTABLE_USE_POLICY = "acceptable-use-policy"
@@ -60,7 +64,7 @@ class Tuning(str, Enum):
 
 
 class ReasonCode(str, Enum):
-    """Why a model was excluded (SPEC §3)."""
+    """Why a model was excluded: the `code` of each reason in the report (docs/ranking.md)."""
 
     LICENSE = "license"
     ORIGIN = "origin"
@@ -72,6 +76,37 @@ class ReasonCode(str, Enum):
     LATENCY = "latency"
     SMOKE = "smoke"
 
+
+# Words people write for a closed-vocabulary value, squashed (lowercase, letters and digits
+# only), for the did-you-mean hint. Only unambiguous ones: a hint that misleads is worse.
+VALUE_ALIASES: dict[str, str] = {
+    "aup": Clause.ACCEPTABLE_USE_POLICY.value,
+    "acceptableuse": Clause.ACCEPTABLE_USE_POLICY.value,
+    "usagepolicy": Clause.ACCEPTABLE_USE_POLICY.value,
+    "mau": Clause.MAU_CAP.value,
+    "monthlyactiveusers": Clause.MAU_CAP.value,
+    "nc": Clause.NON_COMMERCIAL.value,
+    "noncommercialonly": Clause.NON_COMMERCIAL.value,
+    "research": Clause.NON_COMMERCIAL.value,
+    "revenue": Clause.REVENUE_CAP.value,
+    "fieldofuserestriction": Clause.FIELD_OF_USE.value,
+    "militaryuse": Clause.FIELD_OF_USE.value,
+    "geo": Clause.REGION_RESTRICTION.value,
+    "region": Clause.REGION_RESTRICTION.value,
+    "trademark": Clause.NAMING.value,
+    "branding": Clause.NAMING.value,
+    "tools": Capability.TOOL_CALLING.value,
+    "toolcall": Capability.TOOL_CALLING.value,
+    "tooluse": Capability.TOOL_CALLING.value,
+    "functioncalling": Capability.TOOL_CALLING.value,
+    "functions": Capability.TOOL_CALLING.value,
+    "coding": Capability.CODE.value,
+    "thinking": Capability.REASONING.value,
+    "images": Capability.VISION.value,
+    "image": Capability.VISION.value,
+    "longcontext": Capability.LONG_CONTEXT.value,
+    "translation": Capability.MULTILINGUAL.value,
+}
 
 # ISO 3166-1 alpha-2 codes. Kept as data so an unknown code is caught at validation.
 ISO_COUNTRIES = frozenset(

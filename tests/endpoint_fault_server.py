@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,7 +25,34 @@ MODES = (
     "error-event",  # POST sends an `{"error": ...}` object mid-stream
     "reject-tools",  # POST with `tools` answers 400, otherwise ok
     "reject-stream-options",  # POST with `stream_options` answers 400, otherwise ok
+    # hostile servers (issue 17): time, memory, numbers, redirects
+    "ping-forever",  # POST: headers, then `: ping` comments every `delay_s`, never an event
+    "blank-forever",  # POST: headers, then blank lines every `delay_s`, never an event
+    "trickle-body",  # POST: headers, then an endless event body one byte every `delay_s`
+    "trickle-headers",  # any request: the status line, then header bytes one every `delay_s`
+    "hang-models",  # GET /models never answers (POST is ok)
+    "endless-line",  # POST: `data: ` and then bytes without a newline, as fast as it can
+    "endless-event",  # POST: `data:` lines that never end the event, as fast as it can
+    "gzip-bomb-error",  # POST: 500 with a gzip body of `bomb_mb` MiB of zeros (every attempt)
+    "gzip-bomb-stream",  # POST: 200 with a gzip event stream of `bomb_mb` MiB of comment bytes
+    "redirect",  # every request: 302 to `redirect_to`
+    "huge-usage",  # POST: ok, but `usage` counts with 400 digits
+    "retry-after-nan",  # the first `fail_times` POSTs: 503 with Retry-After: nan, then ok
+    "error-message",  # every POST: `error_status` with `error_message` as the OpenAI error
 )
+
+
+def gzip_bomb(mb: int, unit: bytes = b"\0") -> bytes:
+    """`mb` MiB of `unit` repeated, gzip-compressed (about 1000:1 for zeros)."""
+    import gzip
+    import io
+
+    out = io.BytesIO()
+    block = unit * (2**20 // len(unit))
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as fh:
+        for _ in range(mb):
+            fh.write(block)
+    return out.getvalue()
 
 
 class InFlightGauge:
@@ -66,6 +93,14 @@ class FaultServer(ThreadingHTTPServer):
         reject_needle: str | None,
         delay_s: float,
         finish_length: tuple[str, ...] = (),
+        served: list[str] | None = None,
+        redirect_to: str = "http://127.0.0.1:1/v1",
+        error_status: int = 400,
+        error_message: str = "bad request",
+        bomb_mb: int = 64,
+        models: list[str] | None = None,
+        models_status: int = 200,
+        honours_ignore_eos: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
@@ -81,15 +116,37 @@ class FaultServer(ThreadingHTTPServer):
         self.reject_needle = reject_needle
         self.delay_s = delay_s
         self.finish_length = finish_length
+        self.redirect_to = redirect_to
+        self.error_status = error_status
+        self.error_message = error_message
+        self.bomb_mb = bomb_mb
+        self._bomb: bytes | None = None
+        # `served` (hostile tests) and `models` (integrity tests) both name what /models lists
+        self.models = models if models is not None else (served or ["fake-model"])
+        self.models_status = models_status
+        self.honours_ignore_eos = honours_ignore_eos
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.posts: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.auth_headers: list[str | None] = []
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-answer is what the hostile modes provoke: no traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def bomb(self) -> bytes:
+        if self._bomb is None:
+            unit = b"\0" if self.mode == "gzip-bomb-error" else b": ping ping ping\n"
+            self._bomb = gzip_bomb(self.bomb_mb, unit)
+        return self._bomb
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -154,12 +211,42 @@ class _Handler(BaseHTTPRequestHandler):
         return json.dumps({"id": "x", "object": "chunk", "choices": [choice]})
 
     # -- routes ----------------------------------------------------------------------------
+    def _hostile_common(self) -> bool:
+        """Modes that misbehave on every request; True when this request was answered."""
+        server = self.server
+        if server.mode == "trickle-headers":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            self.wfile.flush()
+            while not server.stop.wait(server.delay_s):
+                try:
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                except OSError:
+                    return True
+            return True
+        if server.mode == "redirect":
+            self.send_response(302)
+            self.send_header("Location", server.redirect_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        return False
+
     def do_GET(self) -> None:
         if not self._authorized():
             self._unauthorized()
             return
+        if self._hostile_common():
+            return
+        if self.server.mode == "hang-models":
+            self.server.stop.wait(self.server.hang_s)
+            return
         if self.path.rstrip("/").endswith("/models"):
-            self._json(200, {"object": "list", "data": [{"id": "fake-model"}]})
+            if self.server.models_status != 200:
+                self._json(self.server.models_status, {"error": {"message": "no such route"}})
+                return
+            data = [{"id": m} for m in self.server.models]
+            self._json(200, {"object": "list", "data": data})
         else:
             self._json(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -175,6 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
         chat = self.path.rstrip("/").endswith("/chat/completions")
         if not self._authorized():
             self._unauthorized()
+            return
+        if self._hostile_common() or self._hostile_post(count, chat):
             return
         if mode == "500":
             self._json(500, {"error": {"message": "internal failure"}})
@@ -226,6 +315,73 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._stream_reply(body, chat)
 
+    def _write_forever(self, piece: bytes, delay_s: float) -> None:
+        """Send `piece` as a chunk every `delay_s` until the client leaves or the server stops."""
+        frame = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+        while not self.server.stop.is_set():
+            try:
+                self.wfile.write(frame)
+                self.wfile.flush()
+            except OSError:
+                return
+            if delay_s:
+                self.server.stop.wait(delay_s)
+
+    def _hostile_post(self, count: int, chat: bool) -> bool:
+        """The hostile POST modes; True when this request was answered."""
+        server, mode = self.server, self.server.mode
+        if mode == "error-message":
+            self._json(server.error_status, {"error": {"message": server.error_message}})
+            return True
+        if mode == "retry-after-nan" and count <= server.fail_times:
+            self._json(503, {"error": {"message": "loading"}}, {"Retry-After": "nan"})
+            return True
+        if mode == "gzip-bomb-error":
+            body = server.bomb()
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with suppress(OSError):
+                self.wfile.write(body)
+            return True
+        if mode == "gzip-bomb-stream":
+            body = server.bomb()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with suppress(OSError):
+                self.wfile.write(body)
+            return True
+        if mode == "huge-usage":
+            self._start_stream()
+            self._event(self._chunk({"content": "hi"}, chat=chat))
+            self._event(self._chunk({}, finish="stop", chat=chat))
+            big = int("9" * 400)
+            usage = {"prompt_tokens": big, "completion_tokens": big, "total_tokens": big}
+            self._event(json.dumps({"id": "x", "choices": [], "usage": usage}))
+            self._event("[DONE]")
+            self._end_chunked()
+            return True
+        forever = {
+            "ping-forever": (b": ping\n\n", server.delay_s),
+            "blank-forever": (b"\n", server.delay_s),
+            "trickle-body": (b"a", server.delay_s),
+            "endless-line": (b"x" * 65536, 0.0),
+            "endless-event": (b"data: " + b"y" * 65530 + b"\n", 0.0),
+        }
+        if mode in forever:
+            piece, delay = forever[mode]
+            self._start_stream()
+            if mode in ("trickle-body", "endless-line"):
+                self.wfile.write(b"6\r\ndata: \r\n")  # the event starts; its bytes follow
+            self._write_forever(piece, delay)
+            return True
+        return False
+
     @staticmethod
     def _asked(body: dict[str, Any]) -> str:
         asked = body.get("prompt") or ""
@@ -267,6 +423,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(self._chunk({}, finish="tool_calls"))
         else:
             words = self._reply_for(body).split(" ")
+            if server.honours_ignore_eos and body.get("ignore_eos"):
+                # like llama-server: keep generating to max_tokens (the reply, repeated)
+                while len(words) < int(body.get("max_tokens") or 0):
+                    words += words
+                words = words[: int(body["max_tokens"])]
             for i, word in enumerate(words):
                 if server.delay_s:
                     time.sleep(server.delay_s)
@@ -300,8 +461,13 @@ def fault_server(
     reject_needle: str | None = None,
     delay_s: float = 0.0,
     finish_length: tuple[str, ...] = (),
+    models: list[str] | None = None,
+    models_status: int = 200,
+    honours_ignore_eos: bool = False,
+    **hostile: Any,
 ) -> Iterator[FaultServer]:
-    """Run a FaultServer in a thread for the duration of the block."""
+    """Run a FaultServer in a thread for the duration of the block (`hostile`: the extra
+    settings of the hostile modes: served, redirect_to, error_status, error_message, bomb_mb)."""
     server = FaultServer(
         mode,
         reply=reply,
@@ -314,6 +480,10 @@ def fault_server(
         reject_needle=reject_needle,
         delay_s=delay_s,
         finish_length=finish_length,
+        models=models,
+        models_status=models_status,
+        honours_ignore_eos=honours_ignore_eos,
+        **hostile,
     )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -10,7 +10,15 @@ import pytest
 from pydantic import BaseModel
 
 from selector.catalog import ModelEntry, load_catalog, validate_catalog
-from selector.catalog.schema import GPU, Attention, Benchmark, License, LicenseClause, MoE
+from selector.catalog.schema import (
+    GPU,
+    Attention,
+    Benchmark,
+    CompressedKV,
+    License,
+    LicenseClause,
+    MoE,
+)
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "catalog.md"
 UNVERIFIABLE_HEADING = "## Families not in the catalog / unverifiable"
@@ -55,6 +63,19 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "Phi-4": ("phi-4",),
     "Granite 4": ("granite-4", "granite-4.0", "granite-4.1"),
     "SmolLM3": ("smollm3", "smollm-3"),
+    # The 2026 releases of issue 15.
+    "GLM 5.2": ("glm-5.2",),
+    "MiniMax M3": ("minimax-m3",),
+    "Granite 4.1": ("granite-4.1",),
+    "Nemotron 3.5 Lightning": ("nemotron-3.5",),
+    "Laguna XS.2": ("laguna",),
+    "North Mini Code": ("north",),
+    "Trinity Large": ("trinity-large",),
+    "Step 3.5 Flash": ("step-3.5",),
+    "Qwen3-Coder-Next": ("qwen3-coder-next",),
+    "Qwen3-Coder": ("qwen-3-coder", "qwen3-coder"),
+    "Ling 2.5": ("ling-2.5",),
+    "Gemma 4 12B": ("gemma-4-12b",),
 }
 
 
@@ -104,6 +125,7 @@ def test_unverifiable_section_names_only_known_families() -> None:
 SCHEMA_SECTIONS: dict[str, type[BaseModel]] = {
     "## `[[model]]`": ModelEntry,
     "### `[model.attention]`": Attention,
+    "### `[[model.attention.compressed]]`": CompressedKV,
     "### `[model.moe]`": MoE,
     "### `[[model.benchmarks]]`": Benchmark,
     "## `[[license]]`": License,

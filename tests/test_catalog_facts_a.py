@@ -6,10 +6,10 @@ Each block names the primary source the pinned values were read from.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from selector.catalog.schema import CatalogFile, ModelEntry
 from selector.vocab import Architecture, Tuning
@@ -39,6 +39,7 @@ CANONICAL_BENCHMARKS = {
     "MMLU",
     "IFEval",
     "AIME",
+    "MMMLU",
 }
 
 
@@ -239,7 +240,13 @@ def test_mistral_phi_smollm(models: dict[str, ModelEntry]) -> None:
         4,
         1,
     )
-    assert "active_params_b" in small4.unverified
+    # Card Key Features (via a capture of the card): 6.5B activated, 256k context, apache-2.0
+    assert (small4.active_params_b, small4.context_tokens, small4.license) == (
+        6.5,
+        262144,
+        "apache-2.0",
+    )
+    assert "active_params_b" not in small4.unverified
     # huggingface.co/microsoft/phi-4 config.json (rev 2db69c1): 40 layers, 40 Q / 10 KV; card: 16K
     phi = models["phi-4"]
     assert (phi.layers, phi.attention.heads, phi.attention.kv_heads) == (40, 40, 10)

@@ -6,10 +6,10 @@ Each block names the primary source the pinned values were read from.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from selector.catalog.schema import CatalogFile, ModelEntry
 from selector.vocab import Architecture

@@ -78,7 +78,7 @@ def test_catalog_show_text_and_json() -> None:
 def test_catalog_show_unknown_id_suggests() -> None:
     result = runner.invoke(app, ["catalog", "show", "gemma-3-270"])
     assert result.exit_code == 2
-    assert "unknown model id 'gemma-3-270'" in result.stderr
+    assert "no model, license or GPU with id 'gemma-3-270'" in result.stderr
     assert "did you mean 'gemma-3-270m'" in result.stderr
 
 
@@ -149,3 +149,15 @@ def test_ci_runs_the_readme_test_command(repo_root: Path) -> None:
     assert len(commands) == 2, "the README starts with exactly two commands"
     ci = (repo_root / ".ci" / "run").read_text(encoding="utf-8")
     assert commands[1] in ci
+
+
+def test_catalog_list_and_show_say_how_fresh_the_facts_are() -> None:
+    listing = runner.invoke(app, ["catalog", "list"], terminal_width=200)
+    assert listing.exit_code == 0
+    assert re.search(r"catalog as of \d{4}-\d{2}-\d{2}", listing.stdout)
+    rows = json.loads(runner.invoke(app, ["catalog", "list", "--format", "json"]).stdout)
+    assert all(r["last_verified"] for r in rows)
+    shown = runner.invoke(app, ["catalog", "show", "deepseek-v4-flash"]).stdout
+    assert "last_verified: 2026-12-01" in shown
+    assert "compressed: 21 layers keep 1 row per 4 tokens + indexer key 128" in shown
+    assert "(competitor: DeepSeek" not in shown and "Think Max" in shown

@@ -244,8 +244,10 @@ def test_unset_key_variable_is_a_per_candidate_error(monkeypatch: pytest.MonkeyP
     [
         ({"base_url": "gpu-box:8000/v1"}, "is not an http(s) URL"),
         ({"base_url": "http://user:pw@gpu-box/v1"}, "must not carry credentials"),
-        ({"base_url": "http://gpu-box/v1?key=abc"}, "must not carry credentials"),
+        ({"base_url": "http://gpu-box/v1?key=abc"}, "must not carry a query string"),
+        ({"base_url": "http://["}, "is not a valid URL"),
         ({"api_key_env": "sk-live-123"}, "NAME of an environment variable"),
+        ({"api_key_env": "sk1234567890abcdefABCDEF"}, "looks like an API key"),
         ({"model": " "}, "model name is empty"),
     ],
 )
@@ -254,6 +256,7 @@ def test_bad_configuration_is_input_error(kwargs: dict, message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)) as info:
         EndpointBackend(args.pop("base_url"), args.pop("model"), **args)
     assert "sk-live-123" not in str(info.value)
+    assert "sk1234567890" not in str(info.value)
     assert "pw@" not in str(info.value)
 
 
@@ -279,9 +282,9 @@ def test_a_refused_speed_run_is_the_run_s_error() -> None:
     assert result.probes_passed == N_PROBES  # the probes it ran are kept
 
 
-def test_unknown_model_404_names_what_the_server_serves() -> None:
+def test_unknown_model_is_refused_naming_what_the_server_serves() -> None:
     with fault_server("404") as server:
         result = EndpointBackend(server.base_url, "Qwen/Qwen3-30B-A3B", **FAST).run(SETTINGS)
-    assert result.status is SmokeStatus.ERROR
-    assert result.reason.startswith(f"HTTP 404 from POST {server.base_url}/chat/completions")
-    assert result.reason.endswith("the server serves fake-model, not 'Qwen/Qwen3-30B-A3B'")
+    assert result.status is SmokeStatus.ERROR and result.setup_error
+    assert server.posts == []  # refused from GET /models, before any probe
+    assert result.reason.startswith(f"{server.base_url} serves 'fake-model', not 'Qwen/Qwen3")

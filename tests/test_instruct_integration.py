@@ -39,8 +39,9 @@ def local(qwen: Path) -> SmokeResult:
 @pytest.fixture(scope="module")
 def served(qwen: Path, tmp_path_factory: pytest.TempPathFactory) -> SmokeResult:
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with llama_cpp_server(qwen, log, n_ctx=SETTINGS.n_ctx, threads=2) as base_url:
-        backend = EndpointBackend(base_url, "qwen2.5-coder-1.5b", timeout_s=600)
+    alias = "qwen2.5-coder-1.5b"
+    with llama_cpp_server(qwen, log, alias=alias, n_ctx=SETTINGS.n_ctx, threads=2) as base_url:
+        backend = EndpointBackend(base_url, alias, timeout_s=600)
         return backend.run(SETTINGS)
 
 

@@ -217,6 +217,11 @@ def test_every_format_renders(repo_root: Path, fmt: OutputFormat, tmp_path: Path
     elif fmt is OutputFormat.MARKDOWN:
         assert text.startswith("# Model selection checklist: support-agent")
         assert "License review" in text and "Why the other models were excluded" in text
+    elif fmt is OutputFormat.CYCLONEDX:
+        bom = json.loads(text)
+        assert bom["specVersion"] == "1.6" and bom["components"]
+    elif fmt is OutputFormat.HTML:
+        assert text.startswith("<!DOCTYPE html>") and "Exclusions by reason" in text
     else:
         assert "candidate(s)" in text and "Excluded" in text
     assert not list(tmp_path.glob(".report*")), "no temporary file may be left behind"
@@ -317,3 +322,30 @@ def test_replace_catalog_without_catalog_is_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["recommend", str(write(tmp_path, "")), "--replace-catalog"])
     assert result.exit_code == 2
     assert "--replace-catalog needs" in result.stderr
+
+
+def test_report_names_the_quality_source_prior_and_unread_licenses(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[use_case]
+needs = ["code"]
+
+[hardware]
+gpus = [{ model = "H100", count = 8 }]
+ram_gb = 1024
+""",
+    )
+    _, report = recommend_json(path)
+    by_id = {c["id"]: c for c in report["candidates"]}
+    nano = by_id["nemotron-3-nano-30b-a3b"]
+    assert "legal review" in " ".join(nano["risks"])  # NVIDIA Nemotron license clauses unread
+    assert nano["score_breakdown"]["license"] <= 0.95
+    why = nano["score_breakdown"]["why"]
+    assert "code: LiveCodeBench" in why["quality"]
+    assert why["quality_source"].startswith("vendor")
+    prior = by_id["olmo-3-32b-think"]
+    assert prior["score_breakdown"]["why"]["quality_source"].startswith("prior")
+    assert any("quality is a prior" in r for r in prior["risks"])
+    gpt = by_id["gpt-oss-20b"]["score_breakdown"]["why"]
+    assert "competitor (NVIDIA)" in gpt["quality_source"]

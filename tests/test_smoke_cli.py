@@ -23,6 +23,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
 
 
+@pytest.mark.usefixtures("quiet_machine")
 def test_smoke_json_is_the_smoke_object_plus_path_settings_and_fit(tiny: Path) -> None:
     result = runner.invoke(app, ["smoke", str(tiny), "--format", "json", *ARGS])
     # random weights fail the suite: exit 1, and the report is still complete
@@ -138,7 +139,7 @@ def test_probe_answers_are_printed_as_text_not_markup() -> None:
 
 
 def test_endpoint_tuning_comes_from_the_catalog_by_served_name() -> None:
-    from selector.smoke.cli import endpoint_tuning
+    from selector.smoke_stage import endpoint_tuning
     from selector.vocab import Tuning
 
     # the demo base model served under its catalog id, or under its file path

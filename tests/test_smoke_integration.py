@@ -42,7 +42,9 @@ def test_gemma_270m_smoke_measures_everything_and_runs_every_probe(gemma: Path) 
     assert result.model_sha256 == hashlib.sha256(gemma.read_bytes()).hexdigest()
     assert result.quantization == "Q4_K_M"
     assert (result.n_ctx, result.threads) == (2048, 2)
-    assert result.prompt_tokens > 100 and result.speed_tokens == 128
+    assert result.prompt_tokens > 100 and result.speed_tokens == 64
+    # three timed runs after a warm-up; the figure is their median
+    assert result.speed is not None and len(result.speed.decode_tokens_per_s_runs) == 3
     # the weights are ~0.24 GiB and mapped: the peak is above that and far below a GiB
     assert 0.2 < result.peak_rss_gb < 1.5
     assert [p.id for p in result.probes] == [p.id for p in SuitePlan().probes()]

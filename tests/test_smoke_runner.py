@@ -101,13 +101,15 @@ def test_hanging_child_is_killed_at_the_time_limit(
     assert elapsed < 15
 
 
-def test_memory_limit_turns_an_allocation_failure_into_an_error(tiny: Path) -> None:
+def test_memory_limit_turns_an_allocation_failure_into_an_error(tmp_path: Path) -> None:
     # 2M tokens of KV cache is ~0.5 GiB for this model: more than the 0.4 GiB cap allows
+    long = make_tiny_gguf(tmp_path / "long.gguf", n_ctx_train=4_000_000)
     settings = FAST.model_copy(update={"n_ctx": 2_000_000, "memory_limit_gb": 0.4})
-    result = LlamaCppBackend(tiny).run(settings)
+    result = LlamaCppBackend(long).run(settings)
     assert result.status is SmokeStatus.ERROR
     assert "0.4 GiB memory limit" in result.reason
     assert "failed to allocate" in result.reason
+    assert result.memory_limit_gb == 0.4
 
 
 @pytest.mark.parametrize("cut", ["header", "tensors", "junk"])
@@ -131,6 +133,7 @@ def test_missing_file_is_an_error_not_a_raise(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ cache
 
 
+@pytest.mark.usefixtures("quiet_machine")
 def test_cache_miss_then_hit_then_corrupt_entry_is_rewritten(tiny: Path, tmp_path: Path) -> None:
     cache = SmokeCache(tmp_path / "cache")
     backend = LlamaCppBackend(tiny)
@@ -209,14 +212,18 @@ def test_run_many_keeps_going_past_a_failing_candidate(tiny: Path, tmp_path: Pat
     ]
     started: list[str] = []
     done: dict[str, SmokeStatus] = {}
-    results = run_many(
-        jobs,
-        FAST,
-        use_cache=False,
-        concurrency=2,
-        on_start=lambda job: started.append(job.model_id),
-        on_done=lambda job, result: done.__setitem__(job.model_id, result.status),
-    )
+
+    class Progress:
+        def started(self, model_id: str, backend: str) -> None:
+            started.append(model_id)
+
+        def waiting(self, model_id: str, message: str) -> None:
+            raise AssertionError("nobody else holds the lock")
+
+        def finished(self, model_id: str, result: SmokeResult) -> None:
+            done[model_id] = result.status
+
+    results = run_many(jobs, FAST, use_cache=False, concurrency=2, progress=Progress())
     assert list(results) == ["broken", "missing", "tiny"]
     assert results["broken"].status is SmokeStatus.ERROR
     assert "backend bug" in results["broken"].reason

@@ -14,17 +14,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from selector.catalog.artifact_checks import (
+    artifact_notes,
+    artifact_problems,
+    duplicate_file_problems,
+)
 from selector.catalog.loader import (
     Catalog,
     Entry,
     ParsedFile,
-    Problem,
-    assemble,
-    builtin_catalog_dir,
     gpu_names_normalized,
-    parse_paths,
+    read_catalog,
 )
-from selector.catalog.schema import GPU, License, ModelEntry
+from selector.catalog.schema import GPU, Artifact, License, ModelEntry
+from selector.tomlio import Problem
 from selector.vocab import Architecture, Clause
 
 # Clause kinds whose meaning depends on a number the reviewer must see.
@@ -41,6 +44,7 @@ class ValidationReport:
     licenses: int = 0
     gpus: int = 0
     artifacts: int = 0
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -51,36 +55,38 @@ class ValidationReport:
         return [str(p) for p in self.problems]
 
     def summary(self) -> str:
+        unpinned = sum(n.message.endswith("unpinned (no revision)") for n in self.notes)
+        unhashed = sum("unverified (no sha256" in n.message for n in self.notes)
+        pins = f" ({unpinned} unpinned, {unhashed} unverified)" if self.notes else ""
         return (
             f"{len(self.files)} files, {self.models} models, {self.licenses} licenses, "
-            f"{self.gpus} GPUs, {self.artifacts} artifacts: "
+            f"{self.gpus} GPUs, {self.artifacts} artifacts{pins}: "
             + ("ok" if self.ok else f"{len(self.problems)} problems")
         )
 
 
 def validate_catalog(
-    paths: Sequence[Path] | None, *, include_builtin: bool = True, today: dt.date | None = None
+    paths: Sequence[Path] | None,
+    *,
+    include_builtin: bool = True,
+    today: dt.date | None = None,
+    replace: bool = False,
 ) -> ValidationReport:
-    """Check `paths` (files or directories) plus, with `include_builtin`, the shipped catalog.
-
-    A user's files are checked together with the shipped catalog so that their license ids
-    resolve and their model ids do not collide with shipped ones.
+    """Check `paths` (files or directories) as `recommend --catalog PATH [--replace-catalog]`
+    would load them: with `include_builtin`, together with the shipped catalog, so that their
+    license ids resolve and their model ids do not collide with shipped ones (loader.py's rule).
     """
-    roots = ([builtin_catalog_dir()] if include_builtin else []) + list(paths or [])
-    files, problems = parse_paths(roots)
-    for parsed in files:
-        problems += parsed.problems
-    cat, assembly = assemble(files)
-    problems += assembly + consistency_problems(files, cat, today=today)
-    order = {parsed.path: i for i, parsed in enumerate(files)}
-    problems.sort(key=lambda p: (order.get(p.file, -1) if p.file else -1, p.line or 0))
+    read = read_catalog(paths or [], replace=replace, shipped=include_builtin, today=today)
+    cat = read.catalog
     return ValidationReport(
-        files=[parsed.path for parsed in files],
-        problems=problems,
+        files=[parsed.path for parsed in read.files],
+        problems=read.problems,
         models=len(cat.models),
         licenses=len(cat.licenses),
         gpus=len(cat.gpus),
         artifacts=len(cat.artifacts),
+        # notes (unpinned, unverified artifacts) concern the files asked about
+        notes=artifact_notes(read.private if paths else read.files),
     )
 
 
@@ -96,7 +102,9 @@ def consistency_problems(
                 problems += _model_problems(entry, entry.item, today)
             elif isinstance(entry.item, License):
                 problems += _license_problems(entry, entry.item)
-    problems += _gpu_alias_problems(files)
+            elif isinstance(entry.item, Artifact):
+                problems += artifact_problems(entry, entry.item)
+    problems += _gpu_alias_problems(files) + duplicate_file_problems(files)
     return problems
 
 

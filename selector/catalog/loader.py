@@ -1,15 +1,23 @@
 """Loading the shipped catalog and a user's own files into one checked `Catalog`.
 
 Parsing never stops at the first problem: each file yields its valid entries plus a list of
-`Problem`s (syntax, schema, duplicate or dangling ids), so `catalog validate` can report all of
-them and `load_catalog` can refuse a catalog with every reason at once.
+`Problem`s (syntax, schema, duplicate or dangling ids). `read_catalog` is the one path both
+`load_catalog` (which refuses a catalog with every reason at once) and `catalog validate`
+(which lists them) take, so a file one accepts the other accepts.
+
+The rule for a user's files (docs/catalog.md, "Private catalogs"): the shipped licenses and
+GPUs are always there for them to name. Added to the shipped catalog (`--catalog PATH`), a
+file may not redefine a shipped id. Replacing it (`--replace-catalog`), the files' models and
+artifacts are the only ones, and a license or GPU they define takes the place of the shipped
+one of the same id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +25,14 @@ from pydantic import BaseModel, ValidationError
 
 from selector.catalog.schema import GPU, Artifact, CatalogFile, License, ModelEntry
 from selector.errors import CatalogError
-from selector.tomlio import describe_validation_error, did_you_mean, locate, read_toml
+from selector.tomlio import (
+    FileProblem,
+    Problem,
+    did_you_mean,
+    load_toml,
+    locate,
+    validation_problems,
+)
 
 KINDS: dict[str, type[BaseModel]] = {
     "model": ModelEntry,
@@ -27,29 +42,17 @@ KINDS: dict[str, type[BaseModel]] = {
 }
 # The key an entry's problems point at: artifacts have no `id` of their own.
 ID_KEY = {"artifact": "model"}
+# What a user's files may name from the shipped catalog even when they replace it.
+REFERENCE_KINDS = ("license", "gpu")
 
 
 def builtin_catalog_dir() -> Path:
     """The catalog shipped in the wheel, or the repository's `catalog/` in a source checkout."""
-    shipped = resources.files("selector") / "_catalog"
+    package = Path(__file__).resolve().parents[1]  # installed as files, never zipped
+    shipped = package / "_catalog"
     if shipped.is_dir():
-        return Path(str(shipped))
-    return Path(__file__).resolve().parents[2] / "catalog"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a catalog, where it is: printed as `file:line: message`."""
-
-    file: Path | None
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        if self.file is None:
-            return self.message
-        where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        return f"{where}: {self.message}"
+        return shipped
+    return package.parent / "catalog"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Entry:
         return locate(self.file.text, (self.kind, self.index, key))
 
     def problem(self, message: str, key: str | None = None) -> Problem:
+        """A problem with this entry, at the line of `key` (default: its id)."""
         return Problem(self.file.path, self.line(key), message)
 
 
@@ -78,6 +82,12 @@ class ParsedFile:
     entries: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
+    def sha256(self) -> str:
+        """The digest of the file's bytes (the text is their UTF-8 decoding, without a BOM)."""
+        import hashlib
+
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -88,6 +98,10 @@ class Catalog:
     gpus: dict[str, GPU] = field(default_factory=dict)
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     origin: dict[str, Path] = field(default_factory=dict)
+    # the files or directories it was loaded from, in load order (for provenance)
+    roots: tuple[Path, ...] = ()
+    # sha256 of each file as it was read and checked (provenance needs no second read)
+    digests: dict[Path, str] = field(default_factory=dict)
 
     def artifacts_for(self, model_id: str) -> list[Artifact]:
         """The model's known artifacts, in catalog order."""
@@ -127,24 +141,12 @@ def catalog_files(path: Path) -> list[Path]:
         return [path]
     if path.is_dir():
         return sorted(p for p in path.rglob("*.toml") if p.is_file())
+    if path.exists():  # a FIFO or a device: named as what it is, never read
+        from selector.paths import file_kind
+
+        kind = file_kind(path.stat().st_mode)
+        raise CatalogError(f"{path}: is {kind}, not a catalog file or directory")
     raise CatalogError(f"{path}: no such catalog file or directory")
-
-
-def _problems_from_lines(path: Path, lines: Iterable[str]) -> list[Problem]:
-    """Turn `file:line: msg` strings from tomlio back into `Problem`s."""
-    prefix = str(path)
-    problems = []
-    for text in lines:
-        rest = text[len(prefix) :] if text.startswith(prefix) else text
-        line: int | None = None
-        if rest.startswith(":"):
-            number, _, after = rest[1:].partition(":")
-            if number.isdigit():
-                line, rest = int(number), after
-            else:
-                rest = rest[1:]
-        problems.append(Problem(path, line, rest.strip()))
-    return problems
 
 
 def parse_catalog_file(path: Path) -> ParsedFile:
@@ -156,15 +158,14 @@ def parse_catalog_file(path: Path) -> ParsedFile:
     """
     parsed = ParsedFile(path)
     try:
-        data, parsed.text = read_toml(path, CatalogError)
-    except CatalogError as exc:
-        parsed.problems += _problems_from_lines(path, [str(exc)])
+        data, parsed.text = load_toml(path)
+    except FileProblem as exc:
+        parsed.problems.append(exc.problem)
         return parsed
     try:
         content = CatalogFile.model_validate(data)
     except ValidationError as exc:
-        lines = describe_validation_error(exc, path, parsed.text, CatalogFile)
-        parsed.problems += _problems_from_lines(path, lines)
+        parsed.problems += validation_problems(exc, path, parsed.text, CatalogFile)
         for kind, schema in KINDS.items():
             items = data.get(kind)
             for index, raw in enumerate(items if isinstance(items, list) else []):
@@ -241,54 +242,83 @@ def parse_paths(paths: Sequence[Path]) -> tuple[list[ParsedFile], list[Problem]]
     for root in paths:
         try:
             names = catalog_files(root)
-        except CatalogError:
-            problems.append(Problem(root, None, "no such catalog file or directory"))
+        except CatalogError as exc:
+            problems.append(Problem(root, None, str(exc).removeprefix(f"{root}: ")))
             continue
         files += [parse_catalog_file(name) for name in names]
     return files, problems
 
 
+@dataclass
+class CatalogRead:
+    """Everything `read_catalog` found: the catalog, the files in load order, the problems."""
+
+    catalog: Catalog
+    files: list[ParsedFile]
+    problems: list[Problem]
+    private: list[ParsedFile]  # the files under `extra`: the ones a user asks about
+
+
+def read_catalog(
+    extra: Sequence[Path] = (),
+    *,
+    replace: bool = False,
+    shipped: bool = True,
+    base: Path | None = None,
+    today: dt.date | None = None,
+) -> CatalogRead:
+    """Parse the shipped catalog (`base`, else the built-in one; none without `shipped`) and
+    the `extra` paths, and check them together by the rule in this module's docstring."""
+    from selector.catalog.checks import consistency_problems  # checks imports this module
+
+    shipped_root = (base or builtin_catalog_dir()) if shipped else None
+    shipped_files, problems = parse_paths([shipped_root] if shipped_root else [])
+    private, more = parse_paths(extra)
+    problems += more
+    if replace:
+        own = {(e.kind, e.item.id) for f in private for e in f.entries}
+        for f in shipped_files:
+            f.entries = [
+                e for e in f.entries if e.kind in REFERENCE_KINDS and (e.kind, e.item.id) not in own
+            ]
+        shipped_files = [f for f in shipped_files if f.entries or f.problems]
+    files = shipped_files + private
+    for parsed in files:
+        problems += parsed.problems
+    cat, assembly = assemble(files)
+    problems += assembly + consistency_problems(files, cat, today=today)
+    order = {parsed.path: i for i, parsed in enumerate(files)}
+    problems.sort(key=lambda p: (order.get(p.file, -1) if p.file else -1, p.line or 0))
+    # what the catalog was read from, for provenance: with `replace`, the shipped files that
+    # still give it a license or a GPU
+    used: list[Path] = [f.path for f in shipped_files] if replace else []
+    roots = used if replace else ([shipped_root] if shipped_root else [])
+    digests = {f.path: f.sha256() for f in files if not f.problems}
+    cat = dataclasses.replace(cat, roots=(*roots, *extra), digests=digests)
+    return CatalogRead(cat, files, problems, private)
+
+
 def load_catalog(
     extra: Sequence[Path] = (), *, replace: bool = False, base: Path | None = None
 ) -> Catalog:
-    """The built-in catalog plus `extra` paths (or only `extra` when `replace`).
+    """The built-in catalog plus `extra` paths (with `replace`: their models instead of the
+    shipped ones; see this module's docstring).
 
     Raises CatalogError listing every problem `catalog validate` would report, one per line.
     """
     from selector.catalog import cache
-    from selector.catalog.checks import consistency_problems  # checks imports this module
 
-    roots: list[Path] = [] if replace else [base or builtin_catalog_dir()]
-    roots += list(extra)
+    roots: list[Path] = [base or builtin_catalog_dir(), *extra]
     try:
-        key = cache.catalog_key([f for root in roots for f in catalog_files(root)])
+        key = cache.catalog_key([f for root in roots for f in catalog_files(root)], replace)
     except (CatalogError, OSError):
         key = None  # a missing path: let the parse below report it
     cached = cache.load_cached(key) if key else None
     if cached is not None:
         return cached
-    files, problems = parse_paths(roots)
-    for parsed in files:
-        problems += parsed.problems
-    cat, assembly = assemble(files)
-    problems += assembly + consistency_problems(files, cat)
-    if problems:
-        raise CatalogError("\n".join(str(p) for p in problems))
+    read = read_catalog(extra, replace=replace, base=base)
+    if read.problems:
+        raise CatalogError("\n".join(str(p) for p in read.problems))
     if key:
-        cache.store(key, cat)
-    return cat
-
-
-def build_catalog(parsed: Iterable[tuple[Path, CatalogFile]]) -> Catalog:
-    """A Catalog from already-validated file contents; raises on the first id problem."""
-    files = []
-    for path, content in parsed:
-        pf = ParsedFile(path)
-        for kind in KINDS:
-            items = enumerate(getattr(content, kind))
-            pf.entries += [Entry(kind, i, item, pf) for i, item in items]
-        files.append(pf)
-    cat, problems = assemble(files)
-    if problems:
-        raise CatalogError(str(problems[0]))
-    return cat
+        cache.store(key, read.catalog)
+    return read.catalog

@@ -6,7 +6,7 @@ The models are the schema: `catalog validate` and docs/catalog.md both follow th
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
 
@@ -21,8 +21,15 @@ from selector.vocab import (
 )
 
 CatalogId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
-Positive = Annotated[float, Field(gt=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
+# Upper bounds far above any real model or GPU, low enough that nothing sized from a catalog
+# number (per-layer lists, KV figures) can exhaust memory or overflow: `layers = 10**12` is a
+# validation problem, not an allocation.
+MAX_LAYERS = 10_000
+MAX_DIMENSION = 1 << 28  # heads, widths, vocabulary, context tokens, experts
+MAX_PARAMS_B = 1e5  # 100T parameters
+Positive = Annotated[float, Field(gt=0, le=MAX_PARAMS_B, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(gt=0, le=MAX_DIMENSION)]
+LayerCount = Annotated[int, Field(gt=0, le=MAX_LAYERS)]
 
 
 class _Strict(BaseModel):
@@ -31,39 +38,66 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, defer_build=True)
 
 
+class CompressedKV(_Strict):
+    """Layers whose cache keeps one row per `ratio` tokens of the context (DeepSeek V4).
+
+    DeepSeek V4's Compressed Sparse Attention (ratio 4, with a lightning indexer whose keys are
+    compressed at the same ratio) and Heavily Compressed Attention (ratio 128) pool `ratio`
+    consecutive tokens into one row of `head_dim` values per KV head. These rows come on top of
+    the sliding window every V4 layer keeps (`sliding_window`, `sliding_layers`).
+    """
+
+    layers: PositiveInt
+    ratio: int = Field(ge=2, description="tokens pooled into one cached row")
+    indexer_head_dim: int = Field(
+        0, ge=0, description="width of the indexer key cached per compressed row (CSA); 0 = none"
+    )
+
+
 class Attention(_Strict):
     """The numbers the KV cache is computed from, as in the model's config.json.
 
     `global_layers` hold a KV cache that grows with the context; `sliding_layers` hold at most
     `sliding_window` tokens. Layers counted in neither (Mamba, linear attention) keep a fixed
-    recurrent state instead. MLA models (DeepSeek, Kimi, GLM-5) cache one compressed latent of
-    `mla_kv_dim` values per token and layer instead of K and V per head.
+    recurrent state instead. MLA models (DeepSeek V3, Kimi, GLM-5) cache one compressed latent of
+    `mla_kv_dim` values per token and layer instead of K and V per head; for them `head_dim` is
+    the query/key head width (qk_nope + qk_rope), which no formula reads for the cache.
+    `compressed` describes DeepSeek V4's compressed layers (see `CompressedKV`).
     """
 
     heads: PositiveInt
     kv_heads: PositiveInt
     head_dim: PositiveInt
-    global_layers: PositiveInt | None = Field(
+    global_layers: LayerCount | None = Field(
         None, description="layers with a full-context KV cache; default: all layers"
     )
     sliding_window: PositiveInt | None = None
-    sliding_layers: int = Field(0, ge=0)
+    sliding_layers: int = Field(0, ge=0, le=MAX_LAYERS)
     sliding_kv_heads: PositiveInt | None = Field(None, description="default: kv_heads")
     sliding_head_dim: PositiveInt | None = Field(None, description="default: head_dim")
     shared_kv: bool = Field(False, description="K and V are one tensor on global layers (Gemma 4)")
     mla_kv_dim: PositiveInt | None = Field(None, description="latent width per token per layer")
+    compressed: list[CompressedKV] = Field(
+        default_factory=list, description="DeepSeek V4 compressed layers (CSA/HCA)"
+    )
 
     @model_validator(mode="after")
     def _sliding_consistent(self) -> Attention:
         if self.sliding_layers and self.sliding_window is None:
             raise ValueError("sliding_layers is set but sliding_window is not")
+        if self.compressed and self.mla_kv_dim:
+            raise ValueError("compressed and mla_kv_dim describe different caches; set one")
         return self
+
+    @property
+    def compressed_layers(self) -> int:
+        return sum(c.layers for c in self.compressed)
 
 
 class MoE(_Strict):
     experts: PositiveInt
     experts_per_token: PositiveInt
-    shared_experts: int = Field(0, ge=0)
+    shared_experts: int = Field(0, ge=0, le=MAX_DIMENSION)
 
     @model_validator(mode="after")
     def _routed_within(self) -> MoE:
@@ -72,14 +106,54 @@ class MoE(_Strict):
         return self
 
 
+Evaluator = Literal["vendor", "independent", "competitor"]
+
+
 class Benchmark(_Strict):
-    """One public score; `vendor_reported` is false only for independent evaluations."""
+    """One public score, who measured it and in which setting.
+
+    `evaluator`: "vendor" (the model's developer), "independent" (a party with no competing
+    model, e.g. a benchmark's maintainers) or "competitor" (a vendor of a competing model, such
+    as Qwen's comparison columns); `evaluated_by` names who, when it is not the vendor.
+    `vendor_reported` stays for compatibility and follows `evaluator`. `thinking` and `shots`
+    record the setting where the source states it (None: not stated).
+    """
 
     name: str
-    score: float
+    score: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False)
     setting: str = ""
     source: HttpUrl
     vendor_reported: bool = True
+    evaluator: Evaluator | None = Field(None, description="default: from vendor_reported")
+    evaluated_by: str = ""
+    thinking: bool | None = Field(None, description="scored in thinking (reasoning) mode")
+    shots: int | None = Field(None, ge=0, description="few-shot examples, where stated")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _evaluator_defaults(cls, data: Any) -> Any:
+        """`evaluator` and `vendor_reported` agree; either one given sets the other."""
+        if not isinstance(data, dict):
+            return data
+        evaluator, reported = data.get("evaluator"), data.get("vendor_reported")
+        if evaluator is not None and reported is None:
+            data = {**data, "vendor_reported": evaluator == "vendor"}
+        elif evaluator is not None and bool(reported) != (evaluator == "vendor"):
+            raise ValueError(f"evaluator {evaluator!r} contradicts vendor_reported = {reported}")
+        return data
+
+    @model_validator(mode="after")
+    def _evaluator_named(self) -> Benchmark:
+        if self.evaluator == "competitor" and not self.evaluated_by:
+            raise ValueError("a competitor's evaluation names the competitor in evaluated_by")
+        return self
+
+    @property
+    def evaluated_as(self) -> str:
+        """vendor, independent or competitor: who published this figure."""
+        if self.evaluator is not None:
+            return self.evaluator
+        return "vendor" if self.vendor_reported else "independent"
 
 
 class ModelEntry(_Strict):
@@ -94,7 +168,7 @@ class ModelEntry(_Strict):
     params_b: Positive = Field(description="total parameters, billions")
     active_params_b: Positive | None = Field(None, description="MoE: parameters used per token")
     architecture: Architecture
-    layers: PositiveInt
+    layers: LayerCount
     hidden_size: PositiveInt | None = None
     vocab_size: PositiveInt | None = None
     attention: Attention
@@ -118,6 +192,12 @@ class ModelEntry(_Strict):
     )
     notes: str = ""
     sources: list[HttpUrl] = Field(min_length=1)
+    last_verified: dt.date | None = Field(
+        None, description="when the entry's facts were last checked against its sources"
+    )
+    benchmark_gap: str = Field(
+        "", description="why no MMLU-Pro / GPQA-Diamond figure is recorded, where none is"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelEntry:
@@ -136,6 +216,8 @@ class ModelEntry(_Strict):
         kv_layers = (att.global_layers or 0) + att.sliding_layers
         if kv_layers > self.layers:
             raise ValueError("global_layers + sliding_layers exceeds layers")
+        if att.compressed_layers > self.layers:
+            raise ValueError("attention.compressed layers exceed layers")
         return self
 
     @property
@@ -170,9 +252,19 @@ class License(_Strict):
     url: HttpUrl
     notes: str = ""
     sources: list[HttpUrl] = Field(min_length=1)
+    unverified: list[Literal["clauses", "version", "spdx"]] = Field(
+        default_factory=list,
+        description="what was not read from the license text itself (quotations, summaries)",
+    )
+    last_verified: dt.date | None = None
 
     def has(self, clause: Clause) -> bool:
         return any(c.kind is clause for c in self.clauses)
+
+    @property
+    def clauses_verified(self) -> bool:
+        """Whether the clause list was read from the license text, not from summaries."""
+        return "clauses" not in self.unverified
 
 
 class GPU(_Strict):
@@ -183,11 +275,13 @@ class GPU(_Strict):
     aliases: list[str] = Field(default_factory=list)
     vendor: str
     segment: str = Field(pattern=r"^(datacenter|workstation|consumer|apple)$")
-    vram_gb: Positive
-    bandwidth_gb_s: Positive
-    fp16_tflops: Positive | None = Field(None, description="dense FP16/BF16 tensor throughput")
+    vram_gb: float = Field(gt=0, le=1e5, allow_inf_nan=False)
+    bandwidth_gb_s: float = Field(gt=0, le=1e7, allow_inf_nan=False)
+    fp16_tflops: float | None = Field(
+        None, gt=0, le=1e7, allow_inf_nan=False, description="dense FP16/BF16 tensor throughput"
+    )
     unified_memory: bool = False
-    release_year: int | None = None
+    release_year: int | None = Field(None, ge=1990, le=2100)
     sources: list[HttpUrl] = Field(min_length=1)
 
 
@@ -202,7 +296,7 @@ class ArtifactFile(_Strict):
     """One file of an artifact (a split GGUF has several shards, listed in order)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._/-]*$", description="path in the repo")
-    size_bytes: PositiveInt | None = None
+    size_bytes: int | None = Field(None, gt=0, le=1 << 50)
     sha256: Sha256 | None = Field(None, description="the LFS object id, from a primary source")
 
     @model_validator(mode="after")

@@ -26,9 +26,9 @@ GGUF_FILE_OVERHEAD = 1.01
 
 
 class Fit(BaseModel):
-    """Whether and where a model fits, what it needs and how fast it should decode (SPEC §3)."""
+    """Whether and where a model fits, what it needs and how fast it should decode (docs/fit.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     quantization: str
     memory_gb: float = Field(
@@ -64,6 +64,31 @@ class Fit(BaseModel):
     max_concurrency: float | None = Field(
         None, description="sessions of context_tokens the KV cache holds at once"
     )
+    # Added by the engine-aware fit (issue 12); per replica unless named otherwise.
+    pipeline_parallel: int | None = None
+    data_parallel: int | None = Field(None, description="replicas on the GPUs at hand")
+    gpu_memory_utilization: float | None = Field(
+        None, description="vLLM --gpu-memory-utilization / SGLang --mem-fraction-static"
+    )
+    kv_cache_dtype: str | None = None
+    concurrent_sessions: int | None = Field(None, description="the load the speed is for")
+    aggregate_decode_tokens_per_s: float | None = Field(
+        None, description="all sessions together, all replicas"
+    )
+    non_kv_reserve_gb: float | None = Field(
+        None, description="per GPU: profile-run activations, sampler, non-torch, CUDA graphs"
+    )
+    kv_capacity_gb: float | None = Field(None, description="KV cache memory per GPU")
+    checkpoint: str | None = Field(None, description="the repository (or GGUF preset) served")
+    online_quantization: str | None = Field(
+        None, description="vLLM --quantization when the engine converts at load (fp8)"
+    )
+    engine_reason: str = ""
+    precision_reason: str = ""
+    quality_cost: float | None = Field(
+        None, description="relative quality lost at this precision, from published measurements"
+    )
+    quality_basis: str = ""
 
 
 def disk_size_gb(model: ModelEntry, quantization: str) -> float:
@@ -80,6 +105,7 @@ def estimate_fit(
     gguf_path: Path | None = None,
     kv_cache_type: str = "f16",
     runtime: RuntimeSettings | None = None,
+    prompt_tokens: int = speed.PROMPT_TOKENS_FOR_TTFT,
 ) -> Fit:
     """Fit of a catalog model; read from `gguf_path` instead when that file is at hand.
 
@@ -96,7 +122,9 @@ def estimate_fit(
     else:
         shape = shape_from_catalog(model, quant)
         disk = disk_size_gb(model, quant)
-    fit = fit_from_shape(shape, hardware, context_tokens=context_tokens, runtime=rt)
+    fit = fit_from_shape(
+        shape, hardware, context_tokens=context_tokens, runtime=rt, prompt_tokens=prompt_tokens
+    )
     return fit.model_copy(update={"quantization": quant, "disk_gb": round(disk, 2)})
 
 
@@ -107,8 +135,13 @@ def fit_from_shape(
     context_tokens: int,
     runtime: RuntimeSettings,
     quantization: str = "",
+    prompt_tokens: int = speed.PROMPT_TOKENS_FOR_TTFT,
 ) -> Fit:
-    """Memory, placement and speed from a model shape (catalog- or GGUF-derived)."""
+    """Memory, placement and speed from a model shape (catalog- or GGUF-derived).
+
+    With `runtime.n_seq` > 1 (llama-server -np), each sequence holds `context_tokens`, and the
+    decode speed is per sequence with all of them decoding at once.
+    """
     rt = runtime
     mem = memory_breakdown(shape, context_tokens, rt)
     layer_phase = compute_reserved_bytes(
@@ -119,7 +152,8 @@ def fit_from_shape(
         0.0 if shape.tied_embeddings else shape.embedding_bytes
     )
     kv_read = speed.kv_read_bytes_per_token(shape, context_tokens, kv_elem)
-    decode_read = weights_read + kv_read
+    # n_seq sequences decode together: one step reads the weights once and every KV cache
+    decode_read = weights_read + kv_read * max(rt.n_seq, 1)
     where = place(shape, mem, layer_phase, decode_read, hardware)
 
     target = "cpu" if where.kind in ("cpu", "none") else "gpu"
@@ -143,6 +177,7 @@ def fit_from_shape(
         hardware,
         p_eff,
         p_basis,
+        prompt_tokens=prompt_tokens,
     )
     allocation = mem.allocation
     resident = mem.resident

@@ -3,8 +3,8 @@
 `llama-fit-params --fit-print on` loads the model and context with `no_alloc` and prints the
 bytes llama.cpp would allocate per device (model, context, compute; MiB). llama-cpp-python
 0.3.36 does not export that function (it lives in llama.cpp's `common` library), so the tool
-is built from the llama.cpp source vendored in the llama-cpp-python sdist, by
-`build_fit_params` (bench/fit_accuracy.py calls it; a normal run never builds anything).
+is built from the llama.cpp source vendored in the llama-cpp-python sdist by
+bench/fit_accuracy.py (`build_fit_params`; a normal run never builds anything).
 """
 
 from __future__ import annotations
@@ -98,29 +98,3 @@ def llama_cpp_estimate(
     if proc.returncode != 0 or not devices:
         return None
     return LlamaCppEstimate(devices, " ".join(args[1:]))
-
-
-def build_fit_params(
-    source_dir: Path, build_dir: Path = BENCH_CACHE / "llama.cpp-build", jobs: int = 2
-) -> Path:
-    """Configure and build `llama-fit-params` (CPU only) once; return the binary's path.
-
-    Takes several minutes on a 2-core machine; the build directory is reused afterwards.
-    """
-    binary = build_dir / "bin" / "llama-fit-params"
-    if binary.is_file():
-        return binary
-    configure = [
-        "cmake", "-S", str(source_dir), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-        "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
-        "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DGGML_NATIVE=ON",
-    ]  # fmt: skip
-    if shutil.which("ninja"):
-        configure += ["-G", "Ninja"]
-    subprocess.run(configure, check=True, capture_output=True)
-    subprocess.run(
-        ["cmake", "--build", str(build_dir), "--target", "llama-fit-params", "-j", str(jobs)],
-        check=True,
-        capture_output=True,
-    )
-    return binary

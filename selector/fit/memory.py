@@ -19,9 +19,12 @@ DEFAULT_VOCAB = 128_000
 # Resident memory of the process before the weights: Python with llama_cpp and selector's
 # smoke child imported, plus llama.cpp's fixed model/context bookkeeping. The intercept of the
 # smoke child's measured peaks (VmHWM) at n_ctx 512 over the generated models and Gemma 3 270M
-# (bench/fit_accuracy.py, re-fitted 2026-11-23 after the child moved from ru_maxrss to VmHWM;
-# 64 MiB before). llama-server alone starts lower, so it errs on the safe side for a server.
-PROCESS_BASE_BYTES = 57 * MIB
+# (bench/fit_accuracy.py, 57 MiB on 2026-11-23), plus 22 MiB since the child runs suite v2:
+# its JSON Schema checker imports jsonschema, about 2 MiB alone and 20 MiB with the optional
+# format libraries the dev extra installs (measured on three generated models at n_ctx 512
+# and 8192: +21.6 to +22.0 MiB each). A plain install and llama-server start lower, so the
+# figure errs on the safe side there.
+PROCESS_BASE_BYTES = 79 * MIB
 # Vocabulary tables (token strings, token->id map, piece cache, llama-cpp-python's sampling
 # arrays) per vocabulary entry: the slope of the unexplained RSS over generated GGUFs with
 # 8k to 128k tokens (docs/fit.md).
@@ -119,7 +122,9 @@ def shape_from_catalog(model: ModelEntry, quantization: str) -> ModelShape:
     bpw = bits_per_weight(quantization)
     n_embd = model.hidden_size or att.heads * att.head_dim
     layers: list[LayerKV] = []
-    if att.mla_kv_dim:
+    if att.compressed:
+        layers += compressed_kv_layers(model)
+    elif att.mla_kv_dim:
         # llama.cpp keeps only the latent (K) for MLA: `has_v = !is_mla` (llama-kv-cache.cpp).
         # Each head attends over the latent for K and (less the RoPE part) for V: ~2x its width.
         layers += [LayerKV(att.mla_kv_dim, 0, attn_width=att.heads * 2 * att.mla_kv_dim)] * (
@@ -131,7 +136,7 @@ def shape_from_catalog(model: ModelEntry, quantization: str) -> ModelShape:
         layers += [
             LayerKV(width, width, attn_width=att.heads * 2 * att.head_dim)
         ] * model.global_layers
-    if att.sliding_layers:
+    if att.sliding_layers and not att.compressed:
         s_dim = att.sliding_head_dim or att.head_dim
         s_width = (att.sliding_kv_heads or att.kv_heads) * s_dim
         layers += [
@@ -162,9 +167,35 @@ def shape_from_catalog(model: ModelEntry, quantization: str) -> ModelShape:
     )
 
 
+def compressed_kv_layers(model: ModelEntry) -> list[LayerKV]:
+    """DeepSeek V4's cache: a sliding window on every layer plus pooled rows on compressed ones.
+
+    Every layer keeps its last `sliding_window` tokens as one shared K=V row per KV head
+    (`head_dim` wide; vLLM's MLAAttentionSpec for V4 has no separate V). A compressed layer adds
+    one row per `ratio` tokens, and a CSA layer also one indexer key (`indexer_head_dim`) per
+    row. A pooled row is modelled as a full-context layer 1/ratio as wide, so kv_cells and the
+    speed model need no change; the attention width is an upper bound, since CSA reads only the
+    indexer's top-k rows.
+    """
+    att = model.attention
+    width = att.kv_heads * att.head_dim
+    v_width = 0 if att.shared_kv else width
+    layers = [
+        LayerKV(width, v_width, sliding=True, attn_width=att.heads * 2 * att.head_dim)
+    ] * att.sliding_layers
+    for group in att.compressed:
+        row = -(-width // group.ratio) + -(-group.indexer_head_dim // group.ratio)
+        attn = -(-att.heads * 2 * att.head_dim // group.ratio)
+        layers += [LayerKV(row, 0, attn_width=attn)] * group.layers
+    return layers
+
+
 def kv_cells(layer: LayerKV, shape: ModelShape, n_ctx: int, rt: RuntimeSettings) -> int:
-    """KV cells of one layer: n_ctx padded to 256; sliding layers capped unless swa_full."""
-    cells = pad(n_ctx, KV_PAD)
+    """KV cells of one layer for all n_seq sequences of n_ctx each (one unified cache).
+
+    n_ctx x n_seq padded to 256; sliding layers capped unless swa_full.
+    """
+    cells = pad(n_ctx, KV_PAD) * max(rt.n_seq, 1)
     if layer.sliding and shape.sliding_window and not rt.swa_full:
         # llama-kv-cache-iswa.cpp: size_swa = PAD(min(size_base, n_swa*n_seq + n_ubatch), 256)
         cells = pad(min(cells, shape.sliding_window * rt.n_seq + rt.n_ubatch), KV_PAD)
@@ -186,7 +217,7 @@ def kv_cache_bytes(shape: ModelShape, n_ctx: int, rt: RuntimeSettings) -> float:
     v_max = max((lay.v_width for lay in shape.kv_layers), default=0)
     total = 0.0
     for lay in shape.kv_layers:
-        cells = kv_cells(lay, shape, n_ctx, rt) * rt.n_seq
+        cells = kv_cells(lay, shape, n_ctx, rt)
         v_width = lay.v_width if (rt.flash_attn or lay.v_width == 0) else v_max
         total += cells * (lay.k_width * k_bytes + v_width * v_bytes)
     return total + shape.recurrent_state_bytes * rt.n_seq

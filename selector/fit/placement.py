@@ -76,7 +76,9 @@ def place(
     host_embed = 0.0 if shape.tied_embeddings else shape.embedding_bytes
     gpu_need = mem.weights - host_embed + mem.kv_cache + mem.compute_reserved
     host_need = mem.overhead + host_embed
-    if hardware.gpus and gpu_need <= vram and (unified or host_need <= ram):
+    # ram_gb 0 = not declared: the host's share (process, input embedding) is not a constraint
+    host_ok = unified or not hardware.ram_gb or host_need <= ram
+    if hardware.gpus and gpu_need <= vram and host_ok:
         return Placement("gpu", gpu_need, host_need, decode_read, 0.0, shape.n_layers + 1)
 
     if hardware.gpus and not unified:

@@ -7,7 +7,7 @@ from typing import Any
 
 from selector.catalog.schema import ModelEntry
 from selector.fit import calibration, speed
-from selector.fit.decode_model import DecodeModel, DecodeSample
+from selector.fit.decode_model import DecodeSample
 from selector.fit.estimate import Fit, fit_from_shape
 from selector.fit.memory import KV_PAD, ModelShape, RuntimeSettings, pad, shape_from_catalog
 from selector.fit.quant import kv_bytes_per_element
@@ -91,14 +91,6 @@ def smoke_attended_cells(prompt_tokens: int, speed_tokens: int, n_ctx: int) -> f
     return sum(steps) / max(len(steps), 1)
 
 
-def raw_decode_tps(
-    shape: ModelShape, hardware: HardwareProfile, context_used: int, kv_cache_type: str = "f16"
-) -> float:
-    """CPU decode tokens/s at efficiency 1 and no overhead: RAM bandwidth / bytes per token."""
-    bw, _ = speed.ram_bandwidth(hardware)
-    return bw * 1e9 / decode_bytes_per_token(shape, context_used, kv_cache_type)[0]
-
-
 def decode_sample(
     shape: ModelShape,
     hardware: HardwareProfile,
@@ -130,21 +122,6 @@ def decode_sample(
     )
 
 
-def predict_decode_tps(
-    shape: ModelShape,
-    hardware: HardwareProfile,
-    cells: float,
-    model: DecodeModel,
-    *,
-    swa_full: bool = True,
-) -> float:
-    """CPU decode tokens/s of `shape` attending `cells` cells, under a decode model."""
-    bw, _ = speed.ram_bandwidth(hardware)
-    total, _kv = decode_bytes_per_token(shape, cells, swa_full=swa_full)
-    macs = speed.attention_macs_per_token(shape, cells, swa_full=swa_full)
-    return 1.0 / model.seconds_per_token(total / (bw * 1e9), shape.n_layers, shape.n_vocab, macs)
-
-
 def raw_prefill_tps(shape: ModelShape, hardware: HardwareProfile) -> float:
     """CPU prefill tokens/s at efficiency 1: assumed FLOPS / FLOPs per prompt token."""
     cores = hardware.cpu_cores or 4
@@ -164,11 +141,18 @@ def calibrate_from_smoke(
     `smoke_result` is a SmokeResult (or anything with `decode_tokens_per_s`,
     `prefill_tokens_per_s`, `prompt_tokens`, `speed_tokens`, `threads`). Returns the decode
     bandwidth efficiency of the refitted model (its per-token overhead comes on top), or None
-    when the run measured no decode speed. Runs with layers on a GPU are not calibrated here.
+    when the run measured no decode speed, when the result came from the smoke cache (it was
+    counted when measured), or when its speed evidence is not usable (runs shorter than 64
+    tokens, a busy machine). Runs with layers on a GPU are not calibrated here.
     """
     measured = float(getattr(smoke_result, "decode_tokens_per_s", 0.0) or 0.0)
     if measured <= 0:
         return None
+    evidence = getattr(smoke_result, "speed", None)
+    if getattr(smoke_result, "cached", False) or (
+        evidence is not None and not getattr(evidence, "usable", False)
+    ):
+        return None  # counted when measured; or too short, or taken on a busy machine
     shape = _shape(model, quantization, gguf_path)
     speed_tokens = int(getattr(smoke_result, "speed_tokens", 0) or 128)
     prompt = int(getattr(smoke_result, "prompt_tokens", 0) or 64)

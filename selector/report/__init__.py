@@ -1,6 +1,5 @@
-"""The report: its schema (the JSON contract) and its formats."""
+"""The report: its schema (the JSON contract, `schema.py`) and its formats (`formats.py`).
 
-from selector.report.formats import OutputFormat, format_report
-from selector.report.schema import SCHEMA_VERSION, Report
-
-__all__ = ["SCHEMA_VERSION", "OutputFormat", "Report", "format_report"]
+Nothing is imported here: `import selector.report.formats` for the format enum must not build
+every report model (`recommend --no-smoke` starts faster without them).
+"""

@@ -11,14 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from selector.fit import Fit
 from selector.hardware import HardwareProfile
+from selector.provenance import Provenance
+from selector.report.decision_schema import CostReport, Sensitivity, WhatIf
 from selector.smoke.interface import SmokeResult
-from selector.vocab import ReasonCode
+from selector.vocab import SCORE_TERMS, ReasonCode
 
 SCHEMA_VERSION = 1
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ScoreBreakdown(_Out):
@@ -30,6 +32,10 @@ class ScoreBreakdown(_Out):
     weights: dict[str, float] = Field(default_factory=dict)
     why: dict[str, str] = Field(default_factory=dict, description="the basis of each term")
 
+    def terms(self) -> dict[str, float]:
+        """Each term's value, in SCORE_TERMS order (the order every format lists them)."""
+        return {name: getattr(self, name) for name in SCORE_TERMS}
+
 
 class LicenseSummary(_Out):
     id: str
@@ -38,10 +44,15 @@ class LicenseSummary(_Out):
     commercial_use: bool
     clauses: list[dict[str, str]]
     url: str
+    version: str = Field("", description="the version of the license text the catalog describes")
+    clauses_verified: bool | None = Field(
+        None,
+        description="clauses read from the license text itself; None: the catalog does not say",
+    )
 
 
 class ArtifactReport(_Out):
-    """The exact weights file a recommendation is about (SPEC §7); None where unknown."""
+    """The exact weights file a recommendation is about (docs/weights.md); None where unknown."""
 
     repo: str | None = Field(None, description="Hugging Face repository, e.g. org/name-GGUF")
     revision: str | None = Field(None, description="the commit the artifact is pinned to")
@@ -83,6 +94,11 @@ class CandidateReport(_Out):
         default_factory=list,
         description="shortlisted models whose smoke pass-rate intervals overlap this one's",
     )
+    pareto: bool | None = Field(
+        None, description="no other candidate beats it on quality, decode speed and memory"
+    )
+    dominated_by: str | None = Field(None, description="a candidate that beats it on all three")
+    cost: CostReport | None = Field(None, description="from [hardware] gpus cost_per_hour")
 
 
 class ExclusionReason(_Out):
@@ -100,6 +116,15 @@ class ExcludedReport(_Out):
     smoke: SmokeResult | None = Field(None, description="the evidence when a smoke test ran")
 
 
+class NearMiss(_Out):
+    """A model excluded only by estimated figures (fit, latency): a measurement could admit it."""
+
+    id: str
+    name: str
+    reasons: list[ExclusionReason]
+    assumptions: list[str] = Field(description="the estimates that excluded it, with their basis")
+
+
 class UnmatchedFile(_Out):
     path: str
     reason: str
@@ -115,3 +140,9 @@ class Report(_Out):
     excluded: list[ExcludedReport]
     unmatched_files: list[UnmatchedFile] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    near_misses: list[NearMiss] = Field(default_factory=list)
+    provenance: Provenance | None = Field(None, description="the exact inputs of this run")
+    sensitivity: Sensitivity | None = Field(None, description="stability of the top pick")
+    what_if: list[WhatIf] = Field(
+        default_factory=list, description="what would admit the best few excluded models"
+    )

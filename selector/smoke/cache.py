@@ -3,12 +3,12 @@
 An entry is keyed by what could change the result: the model (file sha256, or endpoint and
 model name), the probe-suite version, the hardware fingerprint and the settings. Entries are
 written atomically; one that cannot be read or parsed counts as a miss and is rewritten.
-File hashes are remembered by (path, size, mtime) so a multi-GB file is hashed once.
+File hashes are remembered by (path, size, mtime) in selector/weights/hashing.py, the one memo
+discovery, fetch and the smoke stage share, so a multi-GB file is hashed once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -19,44 +19,9 @@ from pydantic import ValidationError
 
 from selector.paths import cache_dir, write_atomic
 from selector.smoke.interface import SmokeResult
+from selector.weights.hashing import file_sha256, known_sha256
 
-
-def _hash_memo_path(path: Path, root: Path | None = None) -> Path:
-    ident = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    return (root or cache_dir() / "smoke") / "hashes" / f"{ident}.json"
-
-
-def _stat_key(path: Path) -> dict[str, int]:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
-
-
-def known_sha256(path: Path, root: Path | None = None) -> str | None:
-    """The remembered sha256 of `path` if the file is unchanged since it was hashed."""
-    try:
-        memo = json.loads(_hash_memo_path(path, root).read_text(encoding="utf-8"))
-        if memo["stat"] == _stat_key(path) and isinstance(memo["sha256"], str):
-            return memo["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
-
-
-def file_sha256(path: Path, root: Path | None = None) -> str:
-    """sha256 of the file, hashed once per (size, mtime, inode) and remembered."""
-    known = known_sha256(path, root)
-    if known:
-        return known
-    stat = _stat_key(path)
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(4 << 20):
-            digest.update(block)
-    sha = digest.hexdigest()
-    with contextlib.suppress(OSError):
-        memo = {"path": str(path.resolve()), "stat": stat, "sha256": sha}
-        write_atomic(_hash_memo_path(path, root), json.dumps(memo))
-    return sha
+__all__ = ["SmokeCache", "cache_key", "file_sha256", "known_sha256"]
 
 
 def cache_key(parts: Mapping[str, Any]) -> str:

@@ -3,7 +3,8 @@
 Run as `python -m selector.smoke.child` with a JSON request on stdin; it writes its JSON
 report to the `result_path` the request names. It runs alone in its own process so a crash,
 hang or out-of-memory kills only it; the parent enforces the time limit and reads the report.
-The address-space cap (`memory_limit_gb`) is set here, before llama.cpp is imported.
+The memory bound (`memory_limit_gb`, RLIMIT_DATA) is set here, before llama.cpp is imported,
+and the child asks to die with its parent.
 """
 
 from __future__ import annotations
@@ -59,15 +60,26 @@ def _apply_hook(stage: str) -> None:
         del hog
 
 
-def _speed_run(llm: Any, prompt: str, n_decode: int) -> dict[str, float]:
-    """Prefill `prompt`, then greedy-decode `n_decode` tokens one at a time on the C API.
+WARMUP_TOKENS = 16  # decoded, untimed, before the timed runs (page-in, thread pool, caches)
+MIN_WINDOW_S = 0.5  # shortest window over which other processes' CPU use is judged
+
+
+def _speed_run(
+    llm: Any, prompt: str, n_decode: int, runs: int = 1, warmup_tokens: int = WARMUP_TOKENS
+) -> dict[str, Any]:
+    """A warm-up, then `runs` timed runs: prefill `prompt`, greedy-decode `n_decode` tokens.
 
     The loop stays in llama.cpp (llama_decode + greedy sampler) so the figure is the model's
-    speed on this machine, not Python's per-token overhead.
+    speed on this machine, not Python's per-token overhead. It never stops early: an
+    end-of-sequence token is decoded like any other, so every run times `n_decode` tokens.
+    The reported figures are the medians; around each run the CPU use of other processes is
+    measured (selector.smoke.contention) for the parent to judge.
     """
-    import ctypes
+    import statistics
 
     import llama_cpp as lc
+
+    from selector.smoke.contention import snapshot, window
 
     ctx = llm.ctx
     tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
@@ -78,13 +90,11 @@ def _speed_run(llm: Any, prompt: str, n_decode: int) -> dict[str, float]:
     tokens = tokens[:room]
     sampler = lc.llama_sampler_init_greedy()
     mem = lc.llama_get_memory(ctx)
-    try:
-        # warm-up, as llama-bench does: one token through the graph, then start clean
-        warm = (lc.llama_token * 1)(tokens[0])
-        if lc.llama_decode(ctx, lc.llama_batch_get_one(warm, 1)) != 0:
-            raise RuntimeError("llama_decode failed on warm-up")
-        lc.llama_memory_clear(mem, True)
+    one = (lc.llama_token * 1)()
+    batch = lc.llama_batch_get_one(one, 1)
 
+    def timed(n: int) -> dict[str, float]:
+        lc.llama_memory_clear(mem, True)
         t0 = time.perf_counter()
         for start in range(0, len(tokens), n_batch):
             chunk = tokens[start : start + n_batch]
@@ -94,29 +104,50 @@ def _speed_run(llm: Any, prompt: str, n_decode: int) -> dict[str, float]:
         t_prefill = time.perf_counter()
         token = lc.llama_sampler_sample(sampler, ctx, -1)
         t_first = time.perf_counter()
-
-        one = (lc.llama_token * 1)()
-        batch = lc.llama_batch_get_one(one, 1)
         decode, sample = lc.llama_decode, lc.llama_sampler_sample
         t_dec = time.perf_counter()
-        for _ in range(n_decode):
+        for _ in range(n):
             one[0] = token
             if decode(ctx, batch) != 0:
                 raise RuntimeError("llama_decode failed during decode")
             token = sample(sampler, ctx, -1)
         t_end = time.perf_counter()
+        return {
+            "time_to_first_token_ms": (t_first - t0) * 1000,
+            "prefill_tokens_per_s": len(tokens) / max(t_prefill - t0, 1e-9),
+            "decode_tokens_per_s": n / max(t_end - t_dec, 1e-9),
+        }
+
+    measured: list[dict[str, float]] = []
+    try:
+        warm = min(warmup_tokens, n_decode)
+        if warm:  # as llama-bench warms up: the first pass through the graph is not timed
+            timed(warm)
+        start = snapshot()
+        for _ in range(max(1, runs)):
+            before = snapshot()
+            figures = timed(n_decode)
+            figures.update(window(before, snapshot()))
+            measured.append(figures)
+        # CPU times tick in 10 ms: a window this short says nothing, so watch a little longer
+        time.sleep(max(0.0, MIN_WINDOW_S - (time.perf_counter() - start["wall"])))
+        overall = window(start, snapshot())
     finally:
         lc.llama_sampler_free(sampler)
         lc.llama_memory_clear(mem, True)
         llm.reset()
-    del ctypes
-    return {
+    report: dict[str, Any] = {
         "prompt_tokens": len(tokens),
         "speed_tokens": n_decode,
-        "time_to_first_token_ms": (t_first - t0) * 1000,
-        "prefill_tokens_per_s": len(tokens) / max(t_prefill - t0, 1e-9),
-        "decode_tokens_per_s": n_decode / max(t_end - t_dec, 1e-9),
+        "speed_runs": measured,
+        "contention": overall,
+        "warmup": f"prefill of the same prompt and {warm} decoded tokens, not timed"
+        if warm
+        else "none",
     }
+    for key in ("time_to_first_token_ms", "prefill_tokens_per_s", "decode_tokens_per_s"):
+        report[key] = statistics.median(m[key] for m in measured)
+    return report
 
 
 class LlamaSession:
@@ -227,7 +258,7 @@ def run(request: Mapping[str, Any], checkpoint: Any = None) -> dict[str, Any]:
         else:  # the file loaded but the context (KV cache, compute buffers) did not fit
             error = f"llama.cpp could not create a context: {exc}"
         if settings.memory_limit_gb:
-            error += f" (a {settings.memory_limit_gb:g} GiB memory limit was in force)"
+            error += f" (a {settings.memory_limit_gb:.3g} GiB memory limit was in force)"
         report.update(stage="load", error=error)
         return report
     report["load_time_s"] = time.perf_counter() - t0
@@ -235,7 +266,7 @@ def run(request: Mapping[str, Any], checkpoint: Any = None) -> dict[str, Any]:
     report["stage"] = "loaded"
     _apply_hook("loaded")
 
-    report.update(_speed_run(llm, SPEED_PROMPT, settings.speed_tokens))
+    report.update(_speed_run(llm, SPEED_PROMPT, settings.speed_tokens, settings.speed_runs))
     report["stage"] = "probes"
     report["probes"] = []
 
@@ -258,18 +289,45 @@ def _suite(request: Mapping[str, Any]) -> Any:
     return SuitePlan.model_validate(request.get("suite") or {})
 
 
+def _bound_memory(limit_gb: float) -> None:
+    """Cap the private writable memory (RLIMIT_DATA), before llama.cpp is imported.
+
+    RLIMIT_DATA (Linux >= 4.7) counts heap and private writable mappings: the KV cache, the
+    compute buffers, repacked weights, Python. The read-only mapping of the model file is not
+    counted (its pages are page cache, which the kernel can drop), so the cap needs no room for
+    the file, unlike RLIMIT_AS, which also counts every thread's reserved malloc arena.
+    """
+    cap = int(limit_gb * GIB)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this child when the selector that started it dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux") or not parent_pid:
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def main() -> int:
     request = json.loads(sys.stdin.read())
+    _die_with_parent(int(request.get("parent_pid") or 0))
     result_path = Path(request["result_path"])
     limit = request["settings"].get("memory_limit_gb")
     if limit:
-        cap = int(float(limit) * GIB)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        _bound_memory(float(limit))
     _apply_hook("start")
     try:
         report = run(request, checkpoint=lambda partial: _write(result_path, partial))
     except MemoryError:
-        report = {"error": f"out of memory under the {limit} GiB memory limit"}
+        bound = f" under the {float(limit):.3g} GiB memory limit" if limit else ""
+        report = {"error": f"out of memory{bound}"}
     except Exception as exc:
         report = {"error": f"{type(exc).__name__}: {exc}"}
     report["peak_rss_gb"] = _peak_rss_gb()

@@ -1,7 +1,7 @@
-"""`selector smoke`: run the probe suite on one GGUF file or one OpenAI-compatible endpoint.
+"""`selector smoke`: parse the options, call `selector.smoke_stage.smoke_one`, render.
 
-Only option parsing and rendering live here; llama_cpp and httpx are imported by the backends
-when a run needs them, so `selector --help` stays fast.
+Also the smoke progress display `recommend` uses (`SmokeProgressLines`). llama_cpp and httpx
+are imported by the backends when a run needs them, so `selector --help` stays fast.
 """
 
 from __future__ import annotations
@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from selector.errors import InputError
+from selector.errors import ExitCode, InputError
 from selector.smoke.interface import SmokeResult, SmokeSettings, SmokeStatus
 from selector.vocab import Tuning
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
 
 
 class SmokeFormat(str, Enum):
@@ -46,10 +50,13 @@ def smoke_command(
     n_ctx: Annotated[int, typer.Option("--n-ctx", min=64, help="Context size to load.")] = 2048,
     threads: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option("--threads", min=1, help="CPU threads (default: physical cores)."),
+        typer.Option(
+            "--threads", min=1, max=1 << 16, help="CPU threads (default: physical cores)."
+        ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=1, help="Seconds before the run is killed.")
+        float,
+        typer.Option("--timeout", min=1, max=7 * 86400, help="Seconds before the run is killed."),
     ] = 120,
     tuning: Annotated[
         Optional[Tuning],  # noqa: UP045
@@ -89,11 +96,11 @@ def smoke_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the first run.")] = 0,
 ) -> None:
     """Run the probe suite on one model: real load, measured speed and memory, every probe."""
-    from selector.hardware import detect_hardware
-    from selector.smoke.cache import SmokeCache
-    from selector.smoke.runner import run_suite
+    from rich.console import Console
 
-    settings = smoke_settings(
+    from selector.smoke_stage import smoke_one
+
+    settings = settings_from_options(
         n_ctx=n_ctx,
         threads=threads,
         timeout=timeout,
@@ -104,58 +111,41 @@ def smoke_command(
         temperature=temperature,
         seed=seed,
     )
-    hardware = detect_hardware()
-    extra: dict[str, Any] = {}
-    if endpoint is not None:
-        if model is not None:
-            raise InputError("give either MODEL or --endpoint, not both")
-        if not served_model:
-            raise InputError("--endpoint needs --model NAME (the model the server serves)")
-        from selector.smoke.endpoint import EndpointBackend
-
-        chosen, catalog_id = endpoint_tuning(served_model, tuning, catalog)
-        backend: Any = EndpointBackend(
-            endpoint,
-            served_model,
-            api_key_env=api_key_env,
-            tuning=chosen,
-            timeout_s=timeout,
-        )
-        extra.update(
-            model_path=None,
+    err = Console(stderr=True)
+    with _status(err, f"smoke-testing {model or served_model}") as status:
+        run = smoke_one(
+            model=model,
             endpoint=endpoint,
-            model=served_model,
-            catalog_id=catalog_id,
-            tuning=backend.tuning.value,
-            fit=None,
+            served_model=served_model,
+            api_key_env=api_key_env,
+            tuning=tuning,
+            settings=settings,
+            use_cache=not no_cache,
+            catalog_paths=catalog,
+            on_wait=status.say,
         )
-    else:
-        if model is None:
-            raise InputError("give a GGUF file, or --endpoint URL --model NAME")
-        backend, extra = _local_backend(model, tuning, catalog)
-
-    cache = None if no_cache else SmokeCache()
-    with _status(output_format, f"smoke-testing {model or served_model}"):
-        result = run_suite(backend, settings, cache=cache, fingerprint=hardware.fingerprint())
-    if extra.get("model_path") is not None:
-        extra["fit"] = _predicted_fit(Path(extra["model_path"]), hardware, result, extra)
-
+    result = run.result
     if output_format is SmokeFormat.JSON:
         payload = {
             **result.model_dump(mode="json"),
-            **extra,
-            "settings": settings.model_dump(mode="json")
+            **run.extra,
+            "settings": run.settings.model_dump(mode="json")
             | {"threads": result.threads or threads, "suites": [str(s) for s in suites or []]},
         }
         typer.echo(json.dumps(payload, indent=2))
     else:
         from selector.smoke.render import render_smoke
 
-        render_smoke(result, extra)
-    raise typer.Exit(0 if result.status is SmokeStatus.PASSED else 1)
+        render_smoke(result, run.extra)
+    if result.setup_error:  # the run's problem, not the model's: a usage error, said whole
+        from selector.textsafe import clean
+
+        err.print(f"error: {clean(result.reason)}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.BAD_INPUT)
+    raise typer.Exit(ExitCode.OK if result.status is SmokeStatus.PASSED else ExitCode.NONE_SURVIVES)
 
 
-def smoke_settings(
+def settings_from_options(
     *,
     n_ctx: int,
     threads: int | None,
@@ -199,121 +189,96 @@ def smoke_settings(
     )
 
 
-def endpoint_tuning(
-    served_model: str, tuning: Tuning | None, catalog_paths: list[Path] | None
-) -> tuple[Tuning, str | None]:
-    """Base or instruct for a served model: --tuning, else the catalog entry whose id (or GGUF
-    file name) is the served name, else instruct (what servers mostly serve). A base model
-    sent chat requests is judged on a format it was never trained for."""
-    from selector.catalog import load_catalog
-
-    cat = load_catalog(catalog_paths or [])
-    name = served_model.strip().lower()
-    base = name.rsplit("/", 1)[-1]  # llama_cpp.server serves a model under its file path
-    stems = {name, base, name.removesuffix(".gguf"), base.removesuffix(".gguf")}
-    found = None
-    for entry in cat.models.values():
-        files = {f.lower().removesuffix(".gguf") for f in entry.gguf_files}
-        if entry.id in stems or files & stems:
-            found = entry
-            break
-    if tuning is not None:
-        return tuning, found.id if found else None
-    if found is not None:
-        return found.tuning, found.id
-    return Tuning.INSTRUCT, None
-
-
-def _local_backend(
-    model: Path, tuning: Tuning | None, catalog_paths: list[Path] | None
-) -> tuple[Any, dict[str, Any]]:
-    """The llama.cpp backend for a file, its tuning from the catalog entry when one matches."""
-    from selector.catalog import load_catalog
-    from selector.smoke.discovery import match_entry, read_gguf_metadata
-    from selector.smoke.llamacpp import LlamaCppBackend
-
-    path = model.expanduser()
-    if not path.is_file():
-        raise InputError(f"{model}: no such file")
-    info = read_gguf_metadata(path)  # GGUFFormatError (exit 2) for a file that is not a GGUF
-    cat = load_catalog(catalog_paths or [])
-    by_name = [
-        m.id for m in cat.models.values() if path.name.lower() in map(str.lower, m.gguf_files)
-    ]
-    catalog_id = by_name[0] if len(by_name) == 1 else match_entry(info, cat)[0]
-    if tuning is None and catalog_id is not None:
-        tuning = cat.models[catalog_id].tuning
-    backend = LlamaCppBackend(path, tuning=tuning)
-    extra = {
-        "model_path": str(path.resolve()),
-        "catalog_id": catalog_id,
-        "tuning": backend.tuning.value,
-        "gguf": {"architecture": info.architecture, "name": info.get("general.name")},
-    }
-    return backend, extra
-
-
-def _predicted_fit(
-    path: Path, hardware: Any, result: SmokeResult, extra: dict[str, Any]
-) -> dict[str, Any] | None:
-    """What the fit model predicts for this run's settings, to set beside the measured peak."""
-    try:
-        from selector.fit.smoke_link import SMOKE_PROMPT_TOKENS, predict_smoke
-
-        fit = predict_smoke(
-            hardware,
-            result.n_ctx or 2048,
-            gguf_path=path,
-            quantization=result.quantization or "Q4_K_M",
-            # the long-context probes are the run's longest prompts when they ran
-            prompt_tokens=max(result.long_context_tokens, SMOKE_PROMPT_TOKENS),
-        )
-    except Exception as exc:  # a prediction we cannot make is noted, not fatal
-        extra["fit_error"] = f"{type(exc).__name__}: {exc}"
-        return None
-    fit = fit.model_copy(update={"llama_cpp_estimate_gb": _llama_cpp_cross_check(path, result)})
-    return fit.model_dump(mode="json")
-
-
-def _llama_cpp_cross_check(path: Path, result: SmokeResult) -> float | None:
-    """llama.cpp's own no_alloc estimate for the child's settings, where `llama-fit-params` is
-    installed (PATH, $SELECTOR_LLAMA_FIT_PARAMS, or the bench build); the llama-cpp-python
-    bindings do not expose it."""
-    from selector.fit.llama_cpp_check import find_fit_params, llama_cpp_estimate
-
-    if find_fit_params() is None:
-        return None
-    from selector.smoke.runtime import child_runtime
-
-    runtime = child_runtime(result.n_ctx or 2048)
-    estimate = llama_cpp_estimate(
-        path,
-        runtime.n_ctx,
-        n_batch=runtime.n_batch,
-        n_ubatch=runtime.n_ubatch,
-        swa_full=runtime.swa_full,
-        flash_attn=runtime.flash_attn,
-        n_gpu_layers=0,
-        timeout_s=60,
-    )
-    return round(estimate.total_gb, 3) if estimate else None
-
-
 class _status:
-    """A spinner on stderr while the run lasts (nothing for JSON on a non-terminal)."""
+    """A spinner on stderr while the run lasts (nothing on a non-terminal); `say` prints a line
+    (waiting for another selector's local run) whole, above the spinner."""
 
-    def __init__(self, fmt: SmokeFormat, text: str) -> None:
-        from rich.console import Console
-
-        self.console = Console(stderr=True)
+    def __init__(self, console: Console, text: str) -> None:
+        self.console = console
         self.text = text
         self._cm: Any = None
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _status:
         if self.console.is_terminal:
-            self._cm = self.console.status(self.text)
+            from selector.textsafe import rich_text
+
+            self._cm = self.console.status(rich_text(self.text))  # a path or name: not markup
             self._cm.__enter__()
+        return self
+
+    def say(self, message: str) -> None:
+        from selector.textsafe import clean
+
+        self.console.print(clean(message), markup=False, highlight=False, soft_wrap=True)
 
     def __exit__(self, *exc: object) -> None:
         if self._cm is not None:
             self._cm.__exit__(*exc)
+
+
+# -- `recommend`'s progress display ---------------------------------------------------------
+def progress_label(model_id: str, result: SmokeResult) -> str:
+    """One finished smoke run, in a line: verdict, counts, speed, or the cause in full."""
+    label = f"smoke {model_id}: "
+    if result.setup_error:
+        label += f"not run ({result.reason})"
+    elif result.status.value in ("passed", "failed"):
+        label += f"{result.status.value} {result.probes_passed}/{result.probes_total}"
+        if result.decode_tokens_per_s is not None:
+            label += f", {result.decode_tokens_per_s:.1f} tok/s"
+            if result.speed is not None and not result.speed.usable:
+                label += f" (not used: {result.speed.why_not_usable})"
+    else:
+        label += result.status.value + (f" ({result.reason})" if result.reason else "")
+    return label + (" [cached]" if result.cached else "")
+
+
+class SmokeProgressLines:
+    """`recommend`'s smoke progress on stderr (a SmokeProgress).
+
+    On a terminal a spinner per running model, and each finished model as a whole line above
+    them; elsewhere (a pipe, a CI log) plain lines. A line is wrapped, never cut to the width,
+    so a cause such as a refused connection or an unset key variable is always read in full.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress: Any = None
+        self._tasks: dict[str, TaskID] = {}
+        if console.is_terminal:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}", markup=False),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+
+    def __enter__(self) -> SmokeProgressLines:
+        if self._progress is not None:
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def _line(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def started(self, model_id: str, backend: str) -> None:
+        if self._progress is not None:
+            self._tasks[model_id] = self._progress.add_task(f"smoke {model_id} ({backend})")
+        else:
+            self._line(f"smoke {model_id} ({backend}): started")
+
+    def waiting(self, model_id: str, message: str) -> None:
+        self._line(f"smoke {model_id}: {message}")
+
+    def finished(self, model_id: str, result: SmokeResult) -> None:
+        task = self._tasks.pop(model_id, None)
+        if self._progress is not None and task is not None:
+            self._progress.remove_task(task)
+        self._line(progress_label(model_id, result))

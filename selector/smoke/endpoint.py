@@ -4,15 +4,21 @@ same result object as the llama.cpp backend, for models too large for the machin
 from __future__ import annotations
 
 import logging
-import re
+import math
 import time
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from selector.errors import InputError
+from selector.redact import base_url_problem, env_name_problem
 from selector.smoke.checkers import ToolCall
-from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings
+from selector.smoke.contention import judge_speed
+from selector.smoke.endpoint_speed import (
+    NO_EARLY_STOP,
+    SpeedFigures,
+    median_figures,
+    speed_figures,
+)
+from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings, SpeedEvidence
 from selector.smoke.openai_http import Deadline, EndpointError, HttpPolicy, OpenAIHttp
 from selector.smoke.probes import SPEED_PROMPT, SUITE_VERSION
 from selector.smoke.session import (
@@ -30,7 +36,6 @@ from selector.vocab import Tuning
 log = logging.getLogger(__name__)
 
 BACKEND_NAME = "endpoint"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Request errors that concern one probe's prompt (too long for the served context, say): that
 # probe fails with the error, as in the llama.cpp backend, and the suite goes on.
@@ -40,18 +45,6 @@ _PROBE_LEVEL_STATUSES = (400, 413, 422)
 _SPEED_TAIL = (
     "\n\nAnswer the last question, then count from 1 to 500 in digits, separated by single spaces."
 )
-
-
-@dataclass(frozen=True)
-class SpeedFigures:
-    """Latency and throughput from one streamed completion, and where the token count came from."""
-
-    time_to_first_token_ms: float
-    decode_tokens_per_s: float
-    prefill_tokens_per_s: float
-    prompt_tokens: int
-    speed_tokens: int
-    note: str
 
 
 class EndpointBackend:
@@ -79,12 +72,12 @@ class EndpointBackend:
         self.base_url = _check_base_url(base_url)
         if not model.strip():
             raise InputError("endpoint model name is empty: give the served model name")
-        if api_key_env is not None and not _ENV_NAME.fullmatch(api_key_env):
+        key_problem = env_name_problem(api_key_env) if api_key_env is not None else None
+        if key_problem:
             # The value is not echoed: a user may have pasted the key itself here.
-            raise InputError(
-                "api_key_env must be the NAME of an environment variable (letters, digits, _), "
-                "not the key itself"
-            )
+            raise InputError(f"api_key_env {key_problem}")
+        if not all(math.isfinite(x) for x in (timeout_s, connect_timeout_s, backoff_s)):
+            raise InputError("endpoint timeouts must be finite numbers of seconds")
         if timeout_s <= 0 or connect_timeout_s <= 0 or retries < 0 or backoff_s < 0:
             raise InputError("endpoint timeouts must be > 0, retries and backoff >= 0")
         self.model = model
@@ -97,6 +90,7 @@ class EndpointBackend:
             backoff_s=backoff_s,
         )
         self._send_stream_options = True
+        self._send_no_early_stop = True
         self.name = f"{model} @ {self.base_url}"
 
     def __repr__(self) -> str:
@@ -115,24 +109,28 @@ class EndpointBackend:
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, settings: SmokeSettings) -> SmokeResult:
-        """Run the suite and the speed measurement; server trouble becomes an `error` result."""
+        """Run the suite and the speed measurement; server trouble becomes an `error` result.
+
+        Anything that fails before the first probe is sent (an unset key variable, a refused
+        connection, a wrong key, a model name the server does not serve) is a setup error:
+        the model was never asked, so the result says nothing about it.
+        """
         started = time.perf_counter()
         outcomes: list[ProbeOutcome] = []
         http = OpenAIHttp(self.base_url, api_key_env=self.api_key_env, policy=self.policy)
-        served: list[str] = []
+        notes: list[str] = []
+        asked = False
         try:
             deadline = Deadline(settings.timeout_s)
             with http:
-                served = self._preflight(http, deadline)
+                self._preflight(http, deadline, notes)
+                asked = True
                 session = EndpointSession(self, http, deadline)
                 run_probes(session, settings, self.tuning, on_outcome=outcomes.append)
-                speed = self._speed_run(http, settings, deadline)
+                speed, evidence = self._speed_run(http, settings, deadline, notes)
         except EndpointError as exc:
-            message = exc.message
-            if exc.status == 404 and served and self.model not in served:
-                # vLLM and Ollama refuse a model name they do not serve; say which they do
-                message += f"; the server serves {', '.join(served[:5])}, not {self.model!r}"
-            return self._finish(http, SmokeResult.error(message), outcomes, started, settings)
+            failed = SmokeResult.error(exc.message, setup=not asked, notes=notes)
+            return self._finish(http, failed, outcomes, started, settings)
         except Exception as exc:  # a bug here must not take the whole run down
             log.exception("endpoint backend failed")
             message = f"internal error in endpoint backend: {type(exc).__name__}: {exc}"
@@ -146,6 +144,8 @@ class EndpointBackend:
             prefill_tokens_per_s=speed.prefill_tokens_per_s,
             prompt_tokens=speed.prompt_tokens,
             speed_tokens=speed.speed_tokens,
+            speed=evidence,
+            notes=notes,
         )
         return self._finish(http, result, outcomes, started, settings)
 
@@ -171,6 +171,7 @@ class EndpointBackend:
         return result.model_copy(
             update={
                 "reason": http.redact(result.reason),
+                "notes": [http.redact(n) for n in result.notes],
                 "probes": probes,
                 **summarize(probes, settings).fields(),
                 "backend": f"{BACKEND_NAME} {self.base_url} model={self.model}",
@@ -179,32 +180,85 @@ class EndpointBackend:
             }
         )
 
-    def _preflight(self, http: OpenAIHttp, deadline: Deadline) -> list[str]:
-        """GET /models: a fast, clear failure for a dead or locked server before any probe.
+    def _preflight(self, http: OpenAIHttp, deadline: Deadline, notes: list[str]) -> list[str]:
+        """GET /models: the server answers, the key works, and it serves the model named.
 
-        Returns the served model ids. A name not among them is not an error yet: llama-server
-        and llama_cpp.server answer for any name, vLLM and Ollama 404 on the first probe.
+        Returns the served model ids. A name the server does not list is refused before any
+        probe: llama-server and llama_cpp.server answer for any name with whatever they
+        serve, so another model's answers would be credited to the one named. Where /models
+        is not routed (some proxies) the name cannot be checked, and a note says so.
         """
         try:
-            return http.list_models(deadline)
+            served = http.list_models(deadline)
         except EndpointError as exc:
-            if exc.status in (404, 405):  # some proxies do not route /models; the probes decide
+            if exc.status in (404, 405):
+                notes.append(f"served model not verified: {exc.message}")
                 return []
             raise
+        if not served:
+            notes.append("served model not verified: GET /models listed no model")
+            return served
+        if self.model not in served and f"{self.model}:latest" not in served:
+            shown = ", ".join(repr(m) for m in served[:5]) + (" ..." if len(served) > 5 else "")
+            raise EndpointError(
+                f"{self.base_url} serves {shown}, not {self.model!r}: "
+                "set served_model (or --model) to the name the server lists"
+            )
+        return served
 
     # -- speed -----------------------------------------------------------------------------
     def _speed_run(
-        self, http: OpenAIHttp, settings: SmokeSettings, deadline: Deadline
-    ) -> SpeedFigures:
+        self, http: OpenAIHttp, settings: SmokeSettings, deadline: Deadline, notes: list[str]
+    ) -> tuple[SpeedFigures, SpeedEvidence]:
+        """`speed_runs` timed completions of `speed_tokens` tokens each; the medians count.
+
+        The probes, sent first, warm the server up (a lazily loaded model, cold caches).
+        """
         prompt = SPEED_PROMPT
-        if self.tuning is Tuning.BASE:
-            body = self._completion_body(prompt, settings.speed_tokens, settings)
-            streamed = self._post(http, "/completions", body, chat=False, deadline=deadline)
-        else:
-            messages = [{"role": "user", "content": prompt + _SPEED_TAIL}]
-            body = self._chat_body(messages, settings.speed_tokens, settings)
-            streamed = self._post(http, "/chat/completions", body, chat=True, deadline=deadline)
-        return speed_figures(streamed)
+        runs: list[SpeedFigures] = []
+        for _ in range(settings.speed_runs):
+            if self.tuning is Tuning.BASE:
+                body = self._completion_body(prompt, settings.speed_tokens, settings)
+                path, chat = "/completions", False
+            else:
+                messages = [{"role": "user", "content": prompt + _SPEED_TAIL}]
+                body = self._chat_body(messages, settings.speed_tokens, settings)
+                path, chat = "/chat/completions", True
+            runs.append(speed_figures(self._post_timed(http, path, body, chat, deadline, notes)))
+        return median_figures(runs), judge_speed(
+            [r.decode_tokens_per_s for r in runs if r.decode_tokens_per_s is not None],
+            [r.time_to_first_token_ms for r in runs if r.time_to_first_token_ms is not None],
+            min(r.speed_tokens for r in runs),
+            warmup="the probes, sent before the timed runs",
+            where="endpoint",
+            busy=None,
+            busy_detail="the serving machine's load is not visible from here",
+        )
+
+    def _post_timed(
+        self,
+        http: OpenAIHttp,
+        path: str,
+        body: dict[str, Any],
+        chat: bool,
+        deadline: Deadline,
+        notes: list[str],
+    ) -> StreamedCompletion:
+        """One timed request, asking the server not to stop early where it accepts that."""
+        if not self._send_no_early_stop:
+            return self._post(http, path, body, chat=chat, deadline=deadline)
+        asked = {**body, "ignore_eos": True, "min_tokens": body["max_tokens"]}
+        try:
+            return self._post(http, path, asked, chat=chat, deadline=deadline)
+        except EndpointError as exc:
+            if exc.status not in (400, 422):
+                raise
+            self._send_no_early_stop = False
+            notes.append(
+                f"the server refused {' / '.join(NO_EARLY_STOP)} ({_first_clause(exc.message)}); "
+                "timed runs may stop before speed_tokens"
+            )
+        return self._post(http, path, body, chat=chat, deadline=deadline)
 
     # -- request bodies --------------------------------------------------------------------
     def _chat_body(
@@ -252,42 +306,11 @@ class EndpointBackend:
         return streamed
 
 
-def speed_figures(streamed: StreamedCompletion) -> SpeedFigures:
-    """TTFT from request to first token; decode speed over the tokens after the first."""
-    tokens, source = streamed.completion_tokens
-    if streamed.first_token_at is None or streamed.last_token_at is None:
-        return SpeedFigures(0.0, 0.0, 0.0, 0, 0, "speed run produced no tokens")
-    ttft_s = max(streamed.first_token_at - streamed.sent_at, 0.0)
-    span = streamed.last_token_at - streamed.first_token_at
-    decode = (tokens - 1) / span if tokens >= 2 and span > 0 else 0.0
-    prompt_tokens = streamed.prompt_tokens
-    prefill = prompt_tokens / ttft_s if prompt_tokens and ttft_s > 0 else 0.0
-    note = f"decode speed over {tokens} tokens ({source})"
-    if decode == 0.0:
-        note = f"decode speed not measurable ({tokens} tokens, {source})"
-    return SpeedFigures(
-        time_to_first_token_ms=round(ttft_s * 1000, 1),
-        decode_tokens_per_s=round(decode, 2),
-        prefill_tokens_per_s=round(prefill, 1),
-        prompt_tokens=prompt_tokens or 0,
-        speed_tokens=tokens,
-        note=note,
-    )
-
-
 def _check_base_url(base_url: str) -> str:
     """An http(s) URL without credentials or query, so it is safe to print in any report."""
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(
-            f"endpoint base URL {base_url!r} is not an http(s) URL "
-            "(expected e.g. http://gpu-box:8000/v1)"
-        )
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise InputError(
-            "endpoint base URL must not carry credentials, a query or a fragment; "
-            "put the API key in an environment variable and name it with api_key_env"
-        )
+    problem = base_url_problem(base_url)
+    if problem:
+        raise InputError(f"endpoint base URL {problem}")
     return base_url.strip().rstrip("/")
 
 

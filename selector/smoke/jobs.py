@@ -1,18 +1,96 @@
-"""Which candidates `recommend` can smoke-test, with which backend, and what it learns after."""
+"""Which candidates `recommend` can smoke-test, and with which backend.
+
+What the pipeline learns from the results (calibration, re-assessment) is
+`selector.smoke_stage.after_smoke`: smoke knows nothing of filtering.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from selector.catalog import Catalog, ModelEntry
-from selector.filtering import Assessment
 from selector.hardware import GIB, HardwareProfile
 from selector.requirements import Requirements
-from selector.smoke.interface import SmokeResult, SmokeStatus
 from selector.smoke.runner import SmokeJob
+from selector.weights.model import LocalWeights
 
 # A local file is only loaded when it leaves this much of the available RAM free.
 LOCAL_RAM_HEADROOM = 1.2
+
+
+@dataclass
+class LocalChoice:
+    """The local file each candidate will be tested with, and what to tell the reader."""
+
+    chosen: dict[str, LocalWeights] = field(default_factory=dict)
+    unmatched: list[tuple[Path, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def local_weights_for(
+    models: list[ModelEntry],
+    req: Requirements,
+    catalog: Catalog,
+    *,
+    models_dir: Path | None,
+    include_demo: bool,
+    discover: bool = True,
+    fetched: dict[str, LocalWeights] | None = None,
+) -> LocalChoice:
+    """Find weights in the tool caches (with `discover`), `models_dir`, what --fetch-top fetched
+    and the demo extra, and pick one file per candidate (selector/weights/discover.py).
+
+    Reported as unmatched: a file in `models_dir` that matches no entry or lost to another
+    file, and a file anywhere whose hash contradicts its catalog pin. Files in the tool caches
+    that match nothing are only counted (`selector models` lists them).
+    """
+    from selector.smoke.discovery import DEMO_MODEL_ID, demo_model_path
+    from selector.weights.discover import find_weights, select_local
+    from selector.weights.identify import ArtifactIndex, identify
+    from selector.weights.model import Candidate, HashStatus, Source
+
+    wanted = {m.id for m in models}
+    out = LocalChoice()
+    dirs: list[Path] = []
+    if models_dir is not None:
+        if models_dir.is_dir():
+            dirs.append(models_dir)
+        else:
+            out.unmatched.append((models_dir, "models_dir does not exist"))
+    inventory = find_weights(catalog, models_dirs=dirs, standard=discover, bundled=include_demo)
+    weights = list((fetched or {}).values())
+    seen = {os.path.realpath(w.path) for w in weights}
+    weights += [w for w in inventory.weights if os.path.realpath(w.path) not in seen]
+    has_demo = any(w.catalog_id == DEMO_MODEL_ID for w in weights)
+    if include_demo and DEMO_MODEL_ID in wanted and not has_demo:
+        demo = demo_model_path()
+        if demo is not None:
+            cand = Candidate(path=demo, source=Source.BUNDLED, shards=(demo,), name=demo.name)
+            weights.append(identify(cand, catalog, ArtifactIndex.build(catalog)))
+    # a fixed quantization prefers files at it; with "auto" the fit chooses per model, and any
+    # verified file of the model serves its smoke test
+    prefer = None if req.size.quantization == "auto" else req.size.quantization
+    selection = select_local([w for w in weights if w.catalog_id in wanted], prefer_quant=prefer)
+    out.chosen = selection.chosen
+    for w in weights:
+        if w.hash is HashStatus.MISMATCH:
+            out.unmatched.append((Path(w.path), f"hash mismatch: {w.reason}"))
+        elif w.catalog_id is None and w.source is Source.MODELS_DIR:
+            out.unmatched.append((Path(w.path), w.reason))
+    out.unmatched += [
+        (Path(w.path), why)
+        for w, why in selection.passed_over
+        if w.source is Source.MODELS_DIR and w.hash is not HashStatus.MISMATCH
+    ]
+    elsewhere = sum(w.catalog_id is None and w.source is not Source.MODELS_DIR for w in weights)
+    if elsewhere:
+        out.notes.append(
+            f"{elsewhere} GGUF file(s) in the tool caches match no catalog entry "
+            "(`selector models` lists them)"
+        )
+    return out
 
 
 def build_jobs(
@@ -23,6 +101,8 @@ def build_jobs(
     *,
     models_dir: Path | None,
     include_demo: bool,
+    local: LocalChoice | None = None,
+    fetch_failures: dict[str, str] | None = None,
 ) -> tuple[list[SmokeJob], dict[str, str], list[tuple[Path, str]]]:
     """Jobs for the candidates with an endpoint or local weights; a reason for every other one.
 
@@ -30,22 +110,11 @@ def build_jobs(
     """
     import psutil
 
-    from selector.smoke.discovery import demo_model_path, discover_models
-
     wanted = {m.id: m for m in models}
-    local: dict[str, Path] = {}
-    unmatched: list[tuple[Path, str]] = []
-    if models_dir is not None:
-        if models_dir.is_dir():
-            found = discover_models(models_dir, catalog)
-            local.update(found.matches)
-            unmatched += [(u.path, u.reason) for u in found.unmatched]
-        else:
-            unmatched.append((models_dir, "models_dir does not exist"))
-    if include_demo and "gemma-3-270m" not in local:
-        demo = demo_model_path()
-        if demo is not None:
-            local["gemma-3-270m"] = demo
+    if local is None:
+        local = local_weights_for(
+            models, req, catalog, models_dir=models_dir, include_demo=include_demo
+        )
 
     jobs: list[SmokeJob] = []
     skipped: dict[str, str] = {}
@@ -64,9 +133,10 @@ def build_jobs(
                 timeout_s=req.smoke.timeout_s,
             )
             jobs.append(SmokeJob(model_id=model_id, backend=backend))
-        elif model_id in local:
-            path = local[model_id]
-            size_gb = path.stat().st_size / GIB
+        elif model_id in local.chosen:
+            weights = local.chosen[model_id]
+            path = Path(weights.path)
+            size_gb = (weights.size_bytes or path.stat().st_size) / GIB
             if size_gb * LOCAL_RAM_HEADROOM > available_gb:
                 skipped[model_id] = (
                     f"local file {path.name} ({size_gb:.1f} GB) is too large for this machine's "
@@ -78,48 +148,12 @@ def build_jobs(
             jobs.append(
                 SmokeJob(model_id=model_id, backend=LlamaCppBackend(path, tuning=model.tuning))
             )
+        elif fetch_failures and model_id in fetch_failures:
+            skipped[model_id] = f"fetch failed: {fetch_failures[model_id]}"
         else:
-            where = f"in {models_dir}" if models_dir else "(no models_dir given)"
-            skipped[model_id] = f"no local GGUF {where} and no endpoint configured"
-    return jobs, skipped, unmatched
-
-
-def after_smoke(
-    jobs: list[SmokeJob],
-    results: dict[str, SmokeResult],
-    assessments: list[Assessment],
-    req: Requirements,
-    hw: HardwareProfile,
-) -> tuple[list[str], bool]:
-    """Predict memory beside each local peak, and calibrate the speed model from passed runs.
-
-    Local runs measure this machine, so prediction and calibration use its detected profile
-    even when the report plans for declared hardware. Returns (notes, calibrated).
-    """
-    from selector.fit.smoke_link import calibrate_from_smoke, predict_smoke
-    from selector.hardware import this_machine
-
-    notes: list[str] = []
-    calibrated = False
-    here = hw if hw.source == "detected" else this_machine()
-    for job, a in zip(jobs, assessments, strict=True):
-        result = results.get(job.model_id)
-        path = getattr(job.backend, "model_path", None)
-        if result is None or path is None or result.status is SmokeStatus.ERROR:
-            continue
-        n_ctx = result.n_ctx or req.smoke.n_ctx
-        try:
-            a.smoke_prediction = predict_smoke(here, n_ctx, gguf_path=path, model=a.model)
-            if result.status is SmokeStatus.PASSED:
-                factor = calibrate_from_smoke(
-                    a.model, here, req.size.quantization, n_ctx, result, path
-                )
-                if factor is not None:
-                    calibrated = True
-                    notes.append(
-                        f"CPU decode efficiency on this machine calibrated to {factor:.2f} "
-                        f"from the {job.model_id} smoke test"
-                    )
-        except Exception as exc:  # a prediction we cannot make is a note, not a failed run
-            notes.append(f"no memory prediction for {job.model_id}: {type(exc).__name__}: {exc}")
-    return notes, calibrated
+            where = f"the tool caches or {models_dir}" if models_dir else "the tool caches"
+            skipped[model_id] = (
+                f"no local GGUF in {where} and no endpoint configured "
+                f"(`selector fetch {model_id}` downloads its pinned artifact)"
+            )
+    return jobs, skipped, local.unmatched

@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from selector.smoke.cache import file_sha256
+from selector.smoke.contention import busy_verdict, judge_speed
 from selector.smoke.discovery import GGUFFormatError, GGUFInfo, guess_tuning, read_gguf_metadata
-from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings
+from selector.smoke.interface import ProbeOutcome, SmokeResult, SmokeSettings, SpeedEvidence
+from selector.smoke.limits import cap_n_ctx, memory_limit
 from selector.smoke.probes import SUITE_VERSION
+from selector.smoke.signals import terminate_on_signals
 from selector.smoke.verdict import summarize
 from selector.vocab import Tuning
 
@@ -120,26 +123,44 @@ class LlamaCppBackend:
     def run(self, settings: SmokeSettings) -> SmokeResult:
         started = time.perf_counter()
         threads = settings.threads or default_threads()
-        base = {
+        base: dict[str, Any] = {
             "backend": self.name,
             "threads": threads,
             "n_ctx": settings.n_ctx,
             "suite_version": SUITE_VERSION,
             "llama_cpp_version": llama_cpp_version(),
         }
+        if not self.model_path.is_file():  # the run's problem (a path), not the model's
+            what = "not a regular file" if self.model_path.exists() else "no such file"
+            return SmokeResult.error(f"{self.model_path}: {what}", setup=True, **base)
         try:
             info = self.info()
             sha = file_sha256(self.model_path)
-        except (GGUFFormatError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, GGUFFormatError) else f"cannot read: {exc}"
-            return SmokeResult.error(reason, **base)
-        base.update(model_sha256=sha, quantization=info.quantization)
-        try:
-            report, cause = self._spawn(settings, threads)
+            size = self.model_path.stat().st_size
+        except GGUFFormatError as exc:
+            return SmokeResult.error(str(exc), **base)
         except OSError as exc:
-            return SmokeResult.error(f"could not start the smoke child: {exc}", **base)
+            return SmokeResult.error(f"cannot read: {exc}", setup=True, **base)
+        notes: list[str] = []
+        n_ctx, capped = cap_n_ctx(settings.n_ctx, info.context_length)
+        if capped:
+            notes.append(capped)
+        limit_gb, limit_note = memory_limit(settings.memory_limit_gb, size)
+        notes.append(limit_note)
+        run_settings = settings.model_copy(update={"n_ctx": n_ctx, "memory_limit_gb": limit_gb})
+        base.update(
+            model_sha256=sha,
+            quantization=info.quantization,
+            n_ctx=n_ctx,
+            memory_limit_gb=limit_gb,
+            notes=notes,
+        )
+        try:
+            report, cause = self._spawn(run_settings, threads)
+        except OSError as exc:
+            return SmokeResult.error(f"could not start the smoke child: {exc}", setup=True, **base)
         base["wall_time_s"] = round(time.perf_counter() - started, 3)
-        return self._result(report, cause, base, settings)
+        return self._result(report, cause, base, run_settings)
 
     def _spawn(self, settings: SmokeSettings, threads: int) -> tuple[dict[str, Any], str]:
         """Run the child to completion or kill; the child's report and, if it died, why."""
@@ -153,8 +174,9 @@ class LlamaCppBackend:
                 "tuning": self.tuning.value,
                 "suite": settings.suite.model_dump(mode="json"),
                 "result_path": str(result_path),
+                "parent_pid": os.getpid(),
             }
-            with log_path.open("wb") as log:
+            with log_path.open("wb") as log, terminate_on_signals():
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "selector.smoke.child"],
                     stdin=subprocess.PIPE,
@@ -175,7 +197,7 @@ class LlamaCppBackend:
                     _kill_group(proc)
                     code = None
                     cause = f"timed out after {settings.timeout_s:g} s"
-                except BaseException:  # Ctrl-C: its own session would outlive us otherwise
+                except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: its session would outlive us
                     _kill_group(proc)
                     raise
             report: dict[str, Any] = {}
@@ -204,7 +226,7 @@ class LlamaCppBackend:
         settings: SmokeSettings,
     ) -> SmokeResult:
         measured = {
-            key: float(report[key])
+            key: round(float(report[key]), 4)
             for key in (
                 "load_time_s",
                 "decode_tokens_per_s",
@@ -212,9 +234,9 @@ class LlamaCppBackend:
                 "time_to_first_token_ms",
                 "peak_rss_gb",
             )
-            if isinstance(report.get(key), (int, float))
+            if isinstance(report.get(key), (int, float)) and report[key] > 0
         }
-        fields = {**base, **{k: round(v, 4) for k, v in measured.items()}}
+        fields = {**base, **measured}
         if report.get("llama_cpp_version"):
             fields["llama_cpp_version"] = report["llama_cpp_version"]
         if isinstance(report.get("n_ctx"), int):
@@ -222,6 +244,9 @@ class LlamaCppBackend:
         if isinstance(report.get("prompt_tokens"), (int, float)):
             fields["prompt_tokens"] = int(report["prompt_tokens"])
             fields["speed_tokens"] = int(report.get("speed_tokens", 0))
+        runs = [r for r in report.get("speed_runs") or [] if isinstance(r, dict)]
+        if runs:
+            fields["speed"] = _speed_evidence(runs, report, settings)
         probes = [ProbeOutcome.model_validate(p) for p in report.get("probes", [])]
         summary = summarize(probes, settings)
         fields.update(probes=probes, **summary.fields())
@@ -230,6 +255,26 @@ class LlamaCppBackend:
             where = f" (while {_STAGES.get(stage, stage)})" if stage and stage != "done" else ""
             return SmokeResult.error((cause or report["error"]) + where, **fields)
         return SmokeResult(status=summary.status, reason=summary.reason, **fields)
+
+
+def _speed_evidence(
+    runs: list[dict[str, Any]], report: dict[str, Any], settings: SmokeSettings
+) -> SpeedEvidence:
+    """Judge the child's timed runs: enough tokens, and a machine that was not busy."""
+    import psutil
+
+    overall = report.get("contention")
+    windows = [overall] if isinstance(overall, dict) else runs
+    busy, detail = busy_verdict(windows, psutil.cpu_count() or os.cpu_count() or 1)
+    return judge_speed(
+        [float(r.get("decode_tokens_per_s", 0.0)) for r in runs],
+        [float(r.get("time_to_first_token_ms", 0.0)) for r in runs],
+        int(report.get("speed_tokens") or 0),
+        warmup=str(report.get("warmup", "")),
+        where="this machine",
+        busy=busy,
+        busy_detail=detail,
+    )
 
 
 _STAGES = {
@@ -246,7 +291,8 @@ def _death_cause(code: int | None, settings: SmokeSettings) -> str:
     if code < 0:
         cause = f"crashed with {_signal_name(-code)}"
         if settings.memory_limit_gb and -code in (signal.SIGABRT, signal.SIGSEGV, signal.SIGKILL):
-            cause += f" (possibly out of memory under the {settings.memory_limit_gb:g} GiB limit)"
+            limit = settings.memory_limit_gb
+            cause += f" (possibly out of memory under the {limit:.3g} GiB limit)"
         return cause
     return f"exited with status {code}"
 

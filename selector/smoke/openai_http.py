@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
+import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from selector.redact import REDACTED, display_url
+from selector.redact import redact as redact_text
+from selector.smoke.cancel import cancellable_sleep, requests_cancelled
+from selector.smoke.http_bounds import (
+    ERROR_BODY_LIMIT,
+    MODELS_BODY_LIMIT,
+    BodyLimitError,
+    DeadlineNetwork,
+    install,
+    iter_lines,
+    read_body,
+)
 from selector.smoke.sse import StreamedCompletion, StreamError, read_stream
+from selector.textsafe import one_line
 
 if TYPE_CHECKING:
     import httpx
@@ -20,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-REDACTED = "[redacted]"
+__all__ = ["REDACTED", "Deadline", "EndpointError", "HttpPolicy", "OpenAIHttp"]
 
 
 class EndpointError(Exception):
@@ -78,7 +93,7 @@ class OpenAIHttp:
         *,
         api_key_env: str | None,
         policy: HttpPolicy,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = cancellable_sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -87,6 +102,8 @@ class OpenAIHttp:
         self._sleep = sleep
         self._jitter = jitter
         self._client: httpx.Client | None = None
+        self._network = DeadlineNetwork()
+        self._last_data = 0.0  # when the current request last received bytes (monotonic)
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> OpenAIHttp:
@@ -96,6 +113,7 @@ class OpenAIHttp:
             timeout=httpx.Timeout(self.policy.timeout_s, connect=self.policy.connect_timeout_s),
             follow_redirects=False,
         )
+        install(self._client, self._network)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -119,13 +137,12 @@ class OpenAIHttp:
     def redact(self, text: str) -> str:
         """Remove the API key from any text the server or a library produced."""
         if self.api_key_env:
-            secret = os.environ.get(self.api_key_env)
-            if secret:
-                text = text.replace(secret, REDACTED)
+            return redact_text(text, os.environ.get(self.api_key_env))
         return text
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "text/event-stream, application/json"}
+        # identity: nothing to decompress; a server that compresses anyway is decoded with a cap
+        headers = {"Accept": "text/event-stream, application/json", "Accept-Encoding": "identity"}
         key = self._api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -137,61 +154,46 @@ class OpenAIHttp:
         url = f"{self.base_url}/models"
 
         def attempt() -> list[str]:
-            client = self._require_client()
-            timeout = self._timeout(deadline)
+            with self._send("GET", url, deadline) as response:
+                body = self._read(response, "GET", url, deadline, limit=MODELS_BODY_LIMIT)
             try:
-                response = client.get(url, headers=self._headers(), timeout=timeout)
-            except Exception as exc:
-                raise self._transport_error(
-                    exc, "GET", url, deadline, timeout.read, streaming=False
-                ) from None
-            if response.status_code >= 400:
-                raise self._status_error(response, "GET", url)
-            try:
-                data = response.json()
-            except (json.JSONDecodeError, ValueError):
+                data = json.loads(body)
+            except (ValueError, RecursionError):  # bad JSON, a number of 5000 digits
                 raise EndpointError(f"malformed JSON from GET {url}") from None
             items = data.get("data") if isinstance(data, dict) else None
-            return [str(m.get("id")) for m in items or [] if isinstance(m, dict) and m.get("id")]
+            items = items if isinstance(items, list) else []
+            return [one_line(m["id"], 200) for m in items if isinstance(m, dict) and m.get("id")]
 
         return self._with_retries(attempt, "GET", url, deadline)
 
     def stream(
         self, path: str, body: dict[str, Any], *, chat: bool, deadline: Deadline
     ) -> StreamedCompletion:
-        """POST `body` with `stream: true` and read the whole event stream, retrying 429/5xx."""
+        """POST `body` with `stream: true` and read the whole event stream, retrying 429/5xx.
+
+        The whole request (connect, headers, every byte of the body) ends by the deadline, the
+        body is read up to STREAM_BODY_LIMIT, and the key is gone from every text it returns.
+        """
         url = f"{self.base_url}{path}"
 
         def attempt() -> StreamedCompletion:
-            client = self._require_client()
-            headers = self._headers()
-            timeout = self._timeout(deadline)
             sent_at = time.perf_counter()
-            try:
-                with client.stream(
-                    "POST", url, json=body, headers=headers, timeout=timeout
-                ) as response:
-                    if response.status_code >= 400:
-                        response.read()
-                        raise self._status_error(response, "POST", url)
-                    try:
-                        result = read_stream(
-                            response.iter_lines(), chat=chat, on_event=deadline.check
-                        )
-                    except StreamError as exc:
-                        raise EndpointError(f"{self.redact(str(exc))} from POST {url}") from None
-                    except Exception as exc:
-                        raise self._transport_error(
-                            exc, "POST", url, deadline, timeout.read, streaming=True
-                        ) from None
-            except (EndpointError, _Retryable):
-                raise
-            except Exception as exc:
-                raise self._transport_error(
-                    exc, "POST", url, deadline, timeout.read, streaming=False
-                ) from None
+            with self._send("POST", url, deadline, json_body=body) as response:
+                lines = iter_lines(response, on_chunk=self._on_chunk(deadline, "POST", url))
+                try:
+                    result = read_stream(lines, chat=chat, on_event=None, redact=self.redact)
+                except StreamError as exc:
+                    raise EndpointError(f"{self.redact(str(exc))} from POST {url}") from None
+                except BodyLimitError as exc:
+                    raise EndpointError(f"{exc} from POST {url}: stopped reading") from None
+                except (EndpointError, _Retryable):
+                    raise
+                except Exception as exc:
+                    raise self._transport_error(
+                        exc, "POST", url, deadline, streaming=True
+                    ) from None
             result.sent_at = sent_at
-            return result
+            return self._scrubbed(result)
 
         return self._with_retries(attempt, "POST", url, deadline)
 
@@ -207,11 +209,65 @@ class OpenAIHttp:
         budget = max(0.05, min(self.policy.timeout_s, deadline.remaining()))
         return httpx.Timeout(budget, connect=min(self.policy.connect_timeout_s, budget))
 
+    @contextlib.contextmanager
+    def _send(
+        self, method: str, url: str, deadline: Deadline, json_body: dict[str, Any] | None = None
+    ) -> Iterator[httpx.Response]:
+        """One request under the deadline; a status of 300 or more becomes the right error."""
+        client = self._require_client()
+        headers = self._headers()
+        self._network.remaining = deadline.remaining
+        self._last_data = time.monotonic()
+        try:
+            with client.stream(
+                method, url, json=json_body, headers=headers, timeout=self._timeout(deadline)
+            ) as response:
+                if response.status_code >= 300:
+                    raise self._status_error(response, method, url, deadline)
+                yield response
+        except (EndpointError, _Retryable):
+            raise
+        except Exception as exc:
+            raise self._transport_error(exc, method, url, deadline, streaming=False) from None
+
+    def _read(
+        self, response: httpx.Response, method: str, url: str, deadline: Deadline, *, limit: int
+    ) -> bytes:
+        try:
+            return read_body(response, limit=limit, on_chunk=self._on_chunk(deadline, method, url))
+        except BodyLimitError as exc:
+            raise EndpointError(f"{exc} from {method} {url}: stopped reading") from None
+
+    def _on_chunk(self, deadline: Deadline, method: str, url: str) -> Callable[[], None]:
+        """Runs after every network read: the deadline holds whatever the server sends."""
+
+        def check() -> None:
+            self._last_data = time.monotonic()
+            if requests_cancelled():
+                raise EndpointError(f"interrupted during {method} {url}")
+            if deadline.remaining() <= 0:
+                raise EndpointError(
+                    f"smoke run exceeded its {deadline.seconds:g} s timeout during {method} {url} "
+                    "(the server kept the stream open without finishing the answer)"
+                )
+
+        return check
+
+    def _scrubbed(self, result: StreamedCompletion) -> StreamedCompletion:
+        """The completion with the key removed from every text a server produced."""
+        result.text = self.redact(result.text)
+        result.reasoning = self.redact(result.reasoning)
+        for call in result.tool_calls:
+            call.name, call.arguments = self.redact(call.name), self.redact(call.arguments)
+        return result
+
     def _with_retries(self, attempt: Callable[[], Any], method: str, url: str, deadline: Deadline):
         tries = 0
         while True:
             tries += 1
             deadline.check()
+            if requests_cancelled():
+                raise EndpointError(f"interrupted before {method} {url}")
             try:
                 return attempt()
             except _Retryable as failure:
@@ -238,10 +294,30 @@ class OpenAIHttp:
         base = self.policy.backoff_s * (2 ** (tries - 1))
         return base * (0.5 + self._jitter())
 
-    def _status_error(self, response: httpx.Response, method: str, url: str) -> Exception:
+    def _status_error(
+        self, response: httpx.Response, method: str, url: str, deadline: Deadline
+    ) -> Exception:
         status = response.status_code
+        if status < 400:
+            where = display_url(response.headers.get("location", "")) or "nowhere"
+            return EndpointError(
+                f"HTTP {status} redirect from {method} {url} to {one_line(where, 200)}: selector "
+                "does not follow redirects; use the address it points to as base_url",
+                status=status,
+            )
         message = f"HTTP {status} from {method} {url}"
-        detail = self.redact(_error_detail(response))
+        try:
+            body = read_body(
+                response,
+                limit=ERROR_BODY_LIMIT,
+                on_chunk=self._on_chunk(deadline, method, url),
+                truncate=True,
+            )
+        except (BodyLimitError, EndpointError):
+            body = b""
+        except Exception:  # the connection broke while we read the reason: the status says enough
+            body = b""
+        detail = _error_detail(body, self.redact)
         if detail:
             message += f": {detail}"
         if status in RETRY_STATUSES:
@@ -263,7 +339,6 @@ class OpenAIHttp:
         method: str,
         url: str,
         deadline: Deadline,
-        waited_s: float | None,
         *,
         streaming: bool,
     ) -> Exception:
@@ -272,7 +347,9 @@ class OpenAIHttp:
 
         if isinstance(exc, (EndpointError, _Retryable)):
             return exc
-        text = self.redact(str(exc)) or type(exc).__name__
+        if requests_cancelled():
+            return EndpointError(f"interrupted during {method} {url}")
+        text = one_line(self.redact(str(exc)), 300) or type(exc).__name__
         if isinstance(exc, httpx.ConnectTimeout):
             return EndpointError(
                 f"no connection to {self.base_url} within {self.policy.connect_timeout_s:g} s"
@@ -282,7 +359,13 @@ class OpenAIHttp:
                 return EndpointError(f"connection refused to {self.base_url}")
             return EndpointError(f"cannot connect to {self.base_url}: {text}")
         if isinstance(exc, httpx.TimeoutException):
-            waited = f"{waited_s if waited_s is not None else self.policy.timeout_s:.3g}"
+            idle = time.monotonic() - self._last_data
+            if streaming and idle < 1.0 and deadline.remaining() <= 0.05:
+                return EndpointError(
+                    f"smoke run exceeded its {deadline.seconds:g} s timeout during {method} {url} "
+                    "(the server kept the stream open without finishing the answer)"
+                )
+            waited = _seconds(self.policy.timeout_s if deadline.remaining() > 0.05 else idle)
             what = "no data" if streaming else "no response"
             hung = "stream hung" if streaming else "server hung"
             message = f"{what} for {waited} s ({hung}) from {method} {url}"
@@ -303,13 +386,14 @@ class OpenAIHttp:
         return EndpointError(f"unexpected {type(exc).__name__} from {method} {url}: {text}")
 
 
-def _error_detail(response: httpx.Response) -> str:
-    """The server's own one-line reason (OpenAI `error.message`, FastAPI `detail`), shortened."""
+def _error_detail(body: bytes, redact: Callable[[str], str]) -> str:
+    """The server's own one-line reason (OpenAI `error.message`, FastAPI `detail`), the key
+    removed before the text is cut to 200 characters."""
+    text = body.decode("utf-8", errors="replace")
     try:
-        data = response.json()
-    except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
+        data = json.loads(text)
+    except (ValueError, RecursionError):
         data = None
-    text = ""
     if isinstance(data, dict):
         error = data.get("error")
         if isinstance(error, dict):
@@ -320,28 +404,26 @@ def _error_detail(response: httpx.Response) -> str:
             text = str(data["detail"])
         elif data.get("message"):
             text = str(data["message"])
-    if not text:
-        try:
-            text = response.text
-        except Exception:
-            text = ""
-    text = " ".join(text.split())
-    return text if len(text) <= 200 else text[:197] + "..."
+    return one_line(redact(text), 200)
+
+
+def _seconds(value: float) -> str:
+    """A wait as people say it: 120, 2.5, 1 (not 1.01 for a timer that fired a bit late)."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds from a Retry-After header, in either of its two forms."""
+    """Seconds from a Retry-After header, in either of its two forms; None when unusable
+    (`nan`, `inf`, negative, or a date that is not one)."""
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            seconds = when.timestamp() - time.time()
+        except Exception:  # a date email.utils cannot read, or out of range
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None

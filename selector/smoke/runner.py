@@ -1,7 +1,11 @@
 """Running the suite on one backend or many: cache first, never raise for one candidate.
 
-Local llama.cpp backends run one at a time (each wants the machine's RAM and cores to itself);
-backends that say `parallel_safe` (endpoints) run concurrently, alongside the local ones.
+Local llama.cpp backends run one at a time (each wants the machine's RAM and cores to itself),
+and one at a time across selector processes too (`selector.smoke.lock`); backends that say
+`parallel_safe` (endpoints) run concurrently, alongside the local ones.
+
+What is cached is evidence about the model: a passed or failed verdict whose speed was not
+taken on a busy machine. An error, a setup error and a busy measurement are rerun next time.
 """
 
 from __future__ import annotations
@@ -15,11 +19,26 @@ from typing import Any
 
 from selector import __version__
 from selector.smoke.cache import SmokeCache, cache_key
-from selector.smoke.interface import SmokeBackend, SmokeResult, SmokeSettings, SmokeStatus
+from selector.smoke.cancel import cancel_requests, reset_cancel
+from selector.smoke.interface import (
+    SmokeBackend,
+    SmokeProgress,
+    SmokeResult,
+    SmokeSettings,
+    SmokeStatus,
+)
+from selector.smoke.lock import LockTimeout, local_run_lock
 from selector.smoke.probes import SUITE_VERSION
 
 # Only results that say something about the model are cached; an error may be the machine's.
 _CACHEABLE = (SmokeStatus.PASSED, SmokeStatus.FAILED)
+
+
+def cacheable(result: SmokeResult) -> bool:
+    """A verdict about the model, not about this run's circumstances."""
+    if result.status not in _CACHEABLE or result.setup_error:
+        return False
+    return not (result.speed is not None and result.speed.busy)
 
 
 @dataclass(frozen=True)
@@ -65,8 +84,12 @@ def run_suite(
     *,
     cache: SmokeCache | None,
     fingerprint: str | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> SmokeResult:
-    """One backend's result: from the cache when present, else run (and cache a verdict)."""
+    """One backend's result: from the cache when present, else run (and cache a verdict).
+
+    A local backend runs under the machine-wide lock; `on_wait` hears when it has to wait.
+    """
     started = time.perf_counter()
     keyed = None
     try:
@@ -77,15 +100,19 @@ def run_suite(
         hit = cache.get(keyed[0])
         if hit is not None:
             return hit.model_copy(update={"cached": True})
+    local = not backend.parallel_safe
     try:
-        result = backend.run(settings)
+        with local_run_lock(on_wait=on_wait) if local else contextlib.nullcontext():
+            result = backend.run(settings)
+    except LockTimeout as exc:
+        result = SmokeResult.error(str(exc), setup=True, backend=backend.name)
     except Exception as exc:  # a backend bug must not take the run down either
         result = SmokeResult.error(f"{type(exc).__name__}: {exc}", backend=backend.name)
     if not result.suite_version:
         result = result.model_copy(update={"suite_version": SUITE_VERSION})
     if not result.wall_time_s:
         result = result.model_copy(update={"wall_time_s": round(time.perf_counter() - started, 3)})
-    if cache is not None and keyed is not None and result.status in _CACHEABLE:
+    if cache is not None and keyed is not None and cacheable(result):
         # an unwritable cache costs a rerun next time, nothing more
         with contextlib.suppress(OSError):
             cache.put(keyed[0], result, parts=keyed[1])
@@ -98,8 +125,7 @@ def run_many(
     *,
     use_cache: bool = True,
     concurrency: int = 4,
-    on_start: Callable[[SmokeJob], None] | None = None,
-    on_done: Callable[[SmokeJob, SmokeResult], None] | None = None,
+    progress: SmokeProgress | None = None,
     cache: SmokeCache | None = None,
 ) -> dict[str, SmokeResult]:
     """Every job's result by model id; a job that fails is an `error` result, never a raise."""
@@ -108,13 +134,24 @@ def run_many(
     results: dict[str, SmokeResult] = {}
 
     def one(job: SmokeJob) -> SmokeResult:
-        if on_start is not None:
-            on_start(job)
+        if progress is not None:
+            progress.started(job.model_id, job.backend.name)
+        on_wait = None
+        if progress is not None:
+            tell = progress
+
+            def on_wait(message: str) -> None:
+                tell.waiting(job.model_id, message)
+
         result = run_suite(
-            job.backend, job.settings or settings, cache=store, fingerprint=fingerprint
+            job.backend,
+            job.settings or settings,
+            cache=store,
+            fingerprint=fingerprint,
+            on_wait=on_wait,
         )
-        if on_done is not None:
-            on_done(job, result)
+        if progress is not None:
+            progress.finished(job.model_id, result)
         return result
 
     def guarded(job: SmokeJob) -> SmokeResult:
@@ -126,11 +163,20 @@ def run_many(
     parallel = [j for j in jobs if j.backend.parallel_safe]
     local = [j for j in jobs if not j.backend.parallel_safe]
     futures: dict[str, Future[SmokeResult]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    reset_cancel()  # a new batch starts with requests allowed
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
         for job in parallel:
             futures[job.model_id] = pool.submit(guarded, job)
         for job in local:
             results[job.model_id] = guarded(job)
         for model_id, future in futures.items():
             results[model_id] = future.result()
+    except BaseException:
+        # Ctrl-C (or a bug): end the endpoint requests in flight instead of waiting out
+        # their timeouts, and leave without joining the workers; they stop within a second.
+        cancel_requests()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return {job.model_id: results[job.model_id] for job in jobs}

@@ -28,12 +28,14 @@ def llama_cpp_server(
     model: Path,
     log_path: Path,
     *,
+    alias: str | None = None,
     api_key: str | None = None,
     n_ctx: int = 2048,
     threads: int | None = None,
 ) -> Iterator[str]:
-    """Serve `model`; yields the /v1 base URL. The runtime matches the smoke child's
-    (selector/smoke/runtime.py) so a served run computes what a local one does."""
+    """Serve `model` (as `alias`: what GET /models lists, and the only name selector credits);
+    yields the /v1 base URL. The runtime matches the smoke child's (selector/smoke/runtime.py)
+    so a served run computes what a local one does."""
     from selector.smoke.runtime import child_runtime
 
     runtime = child_runtime(n_ctx)
@@ -48,6 +50,8 @@ def llama_cpp_server(
         "--n_ubatch", str(runtime.n_ubatch),
         "--flash_attn", str(runtime.flash_attn),
     ]  # fmt: skip
+    if alias:
+        command += ["--model_alias", alias]
     if threads:
         command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
     if api_key:

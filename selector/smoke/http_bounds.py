@@ -1,0 +1,338 @@
+"""Bounds on what one HTTP request to an endpoint may cost: time, memory, and Ctrl-C.
+
+httpx's timeouts are per socket operation, so a server that trickles a byte a second, or sends
+`: ping` comments forever, never trips them. Here every socket wait (connect, TLS, each read
+and write) is cut to the smaller of its own timeout and what is left of the run's deadline,
+and waits in slices of at most `SLICE_S` so an interrupt (`cancel_requests()`) ends it within
+a fraction of a second, in any thread. Bodies are read raw and decoded here, with a cap on the
+decoded bytes (a gzip bomb stops at the cap) and on the length of one line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import logging
+import os
+import re
+import selectors
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpcore
+
+from selector.smoke.cancel import cancellable_sleep, requests_cancelled
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger(__name__)
+
+SLICE_S = 0.25  # longest single wait between checks of the deadline and of cancellation
+STREAM_BODY_LIMIT = 16 * 2**20  # decoded bytes of one streamed completion
+MODELS_BODY_LIMIT = 4 * 2**20  # decoded bytes of GET /models
+ERROR_BODY_LIMIT = 8 * 2**10  # decoded bytes read of an error answer: enough for its message
+LINE_LIMIT = 2**20  # characters of one SSE line (and of one event's data)
+
+_IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN}
+_IN_PROGRESS |= {getattr(errno, "WSAEWOULDBLOCK", 0)}
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+class BodyLimitError(Exception):
+    """A body or a line went past what selector keeps."""
+
+
+class DeadlineNetwork(httpcore.NetworkBackend):
+    """httpcore network backend whose every wait is bounded by `remaining()` and cancellable.
+
+    `remaining` is set per request by the client (seconds left of the run's deadline).
+    """
+
+    def __init__(self) -> None:
+        self.remaining: Callable[[], float] = lambda: float("inf")
+
+    def _budget(self, timeout: float | None) -> float:
+        left = self.remaining()
+        return left if timeout is None else min(timeout, left)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        end = time.monotonic() + self._budget(timeout)
+        try:
+            infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        error: Exception = httpcore.ConnectError(f"no address for {host}")
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                if local_address is not None:
+                    sock.bind((local_address, 0))
+                for option in socket_options or ():
+                    sock.setsockopt(*option)
+                _connect(sock, address, end)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return _Stream(sock, self)
+            except httpcore.ConnectTimeout:
+                sock.close()
+                raise
+            except (OSError, httpcore.ConnectError) as exc:
+                sock.close()
+                error = exc if isinstance(exc, httpcore.ConnectError) else _connect_error(exc)
+        raise error
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:  # pragma: no cover - endpoints are TCP URLs
+        raise httpcore.ConnectError("unix sockets are not supported for endpoints")
+
+    def sleep(self, seconds: float) -> None:
+        cancellable_sleep(seconds)
+
+
+def _connect_error(exc: OSError) -> httpcore.ConnectError:
+    return httpcore.ConnectError(f"[Errno {exc.errno}] {exc.strerror or exc}")
+
+
+def _connect(sock: socket.socket, address: Any, end: float) -> None:
+    """Non-blocking connect, waited for in slices so the deadline and Ctrl-C are honoured."""
+    sock.setblocking(False)
+    code = sock.connect_ex(address)
+    if code not in _IN_PROGRESS:
+        raise _connect_error(OSError(code, os.strerror(code)))
+    if code != 0:
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_WRITE)
+            while not sel.select(_slice(end, httpcore.ConnectTimeout)):
+                pass
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise _connect_error(OSError(code, os.strerror(code)))
+    sock.setblocking(True)
+
+
+def _slice(end: float, timeout: type[Exception]) -> float:
+    """The next wait: at most SLICE_S, never past `end`; raises when cancelled or overdue."""
+    if requests_cancelled():
+        raise httpcore.ReadError("request cancelled (interrupted)")
+    left = end - time.monotonic()
+    if left <= 0:
+        raise timeout("timed out")
+    return min(left, SLICE_S)
+
+
+class _Stream(httpcore.NetworkStream):
+    """A socket whose reads wait in slices, bounded by the read timeout and the deadline."""
+
+    def __init__(self, sock: socket.socket, network: DeadlineNetwork) -> None:
+        self._sock = sock
+        self._network = network
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        end = time.monotonic() + self._network._budget(timeout)
+        while True:
+            pending = isinstance(self._sock, ssl.SSLSocket) and self._sock.pending()
+            self._sock.settimeout(0 if pending else _slice(end, httpcore.ReadTimeout))
+            try:
+                return self._sock.recv(max_bytes)
+            except (TimeoutError, ssl.SSLWantReadError, BlockingIOError):
+                continue
+            except OSError as exc:
+                raise httpcore.ReadError(str(exc)) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        end = time.monotonic() + self._network._budget(timeout)
+        view = memoryview(buffer)
+        while view:
+            self._sock.settimeout(_slice(end, httpcore.WriteTimeout))
+            try:
+                sent = self._sock.send(view)
+            except (TimeoutError, ssl.SSLWantWriteError, BlockingIOError):
+                continue
+            except OSError as exc:
+                raise httpcore.WriteError(str(exc)) from exc
+            view = view[sent:]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        budget = self._network._budget(timeout)
+        if budget <= 0:
+            raise httpcore.ConnectTimeout("timed out")
+        self._sock.settimeout(budget)
+        try:
+            wrapped = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            self.close()
+            raise httpcore.ConnectTimeout(str(exc) or "TLS handshake timed out") from exc
+        except OSError as exc:
+            self.close()
+            raise httpcore.ConnectError(str(exc)) from exc
+        return _Stream(wrapped, self._network)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
+            return self._sock._sslobj  # type: ignore[attr-defined]  # httpcore reads it so
+        if info == "client_addr":
+            return self._sock.getsockname()
+        if info == "server_addr":
+            return self._sock.getpeername()
+        if info == "socket":
+            return self._sock
+        if info == "is_readable":
+            if self._sock.fileno() == -1:
+                return True
+            with selectors.DefaultSelector() as sel:
+                sel.register(self._sock, selectors.EVENT_READ)
+                return bool(sel.select(0))
+        return None
+
+
+def install(client: httpx.Client, network: DeadlineNetwork) -> bool:
+    """Route every connection `client` makes (proxied ones too) through `network`.
+
+    httpx has no public hook for httpcore's network backend, so this sets the pool's; a test
+    checks it still takes effect, so an httpx upgrade cannot silently drop the bound.
+    """
+    transports = [client._transport, *client._mounts.values()]
+    installed = False
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        if pool is not None and hasattr(pool, "_network_backend"):
+            pool._network_backend = network
+            installed = True
+    if not installed:
+        log.warning("httpx internals changed: endpoint requests are bounded per read only")
+    return installed
+
+
+class _Decoder:
+    """Content-Encoding decoding with a cap on the bytes it produces (gzip bombs stop there)."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.produced = 0
+        names = [e.strip().lower() for e in encoding.split(",") if e.strip()]
+        names = [n for n in names if n != "identity"]
+        if len(names) > 1 or (names and names[0] not in ("gzip", "x-gzip", "deflate")):
+            raise BodyLimitError(f"unsupported Content-Encoding {encoding!r}")
+        self.kind = names[0] if names else ""
+        wbits = 16 + zlib.MAX_WBITS if self.kind in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self._zlib = zlib.decompressobj(wbits) if self.kind else None
+        self._first = True
+
+    def feed(self, raw: bytes) -> bytes:
+        """Decoded bytes of `raw`, at most `limit - produced` + 1 (so overflow is visible)."""
+        room = self.limit - self.produced + 1
+        if self._zlib is None:
+            out = raw[:room]
+        else:
+            try:
+                out = self._zlib.decompress(raw, room)
+            except zlib.error:
+                if not (self.kind == "deflate" and self._first):
+                    raise BodyLimitError("body is not valid compressed data") from None
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no zlib header
+                out = self._zlib.decompress(raw, room)
+        self._first = False
+        self.produced += len(out)
+        return out
+
+    @property
+    def full(self) -> bool:
+        return self.produced > self.limit
+
+
+def read_body(
+    response: httpx.Response, *, limit: int, on_chunk: Callable[[], None], truncate: bool = False
+) -> bytes:
+    """The decoded body, at most `limit` bytes: longer raises BodyLimitError, or with
+    `truncate` stops reading there (an error answer: its first KB say what went wrong)."""
+    decoder = _Decoder(response.headers.get("content-encoding", ""), limit)
+    parts: list[bytes] = []
+    for raw in response.iter_raw():
+        on_chunk()
+        parts.append(decoder.feed(raw))
+        if decoder.full:
+            if truncate:
+                break
+            raise BodyLimitError(f"body longer than {limit // 2**10} KiB")
+    return b"".join(parts)[:limit]
+
+
+def iter_lines(
+    response: httpx.Response,
+    *,
+    on_chunk: Callable[[], None],
+    body_limit: int = STREAM_BODY_LIMIT,
+    line_limit: int = LINE_LIMIT,
+) -> Iterator[str]:
+    """The body's lines (SSE: CRLF, CR or LF ends one), each at most `line_limit` characters,
+    the decoded body at most `body_limit` bytes; `on_chunk` runs after every network read."""
+    decoder = _Decoder(response.headers.get("content-encoding", ""), body_limit)
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    splitter = LineSplitter(line_limit)
+    for raw in response.iter_raw():
+        on_chunk()
+        data = decoder.feed(raw)
+        if decoder.full:
+            raise BodyLimitError(f"stream longer than {body_limit // 2**20} MiB")
+        yield from splitter.feed(text.decode(data))
+    yield from splitter.feed(text.decode(b"", final=True))
+    yield from splitter.close()
+
+
+class LineSplitter:
+    """Splits text arriving in pieces into lines, refusing a line longer than `limit`."""
+
+    def __init__(self, limit: int = LINE_LIMIT) -> None:
+        self.limit = limit
+        self._parts: list[str] = []
+        self._size = 0
+        self._skip_lf = False  # the last piece ended in CR: a leading LF belongs to it
+
+    def feed(self, text: str) -> list[str]:
+        if self._skip_lf and text.startswith("\n"):
+            text = text[1:]
+        if text:
+            self._skip_lf = text.endswith("\r")
+        lines = []
+        start = 0
+        for match in _NEWLINE.finditer(text):
+            self._add(text[start : match.start()])
+            lines.append("".join(self._parts))
+            self._parts, self._size = [], 0
+            start = match.end()
+        self._add(text[start:])
+        return lines
+
+    def close(self) -> list[str]:
+        return ["".join(self._parts)] if self._parts else []
+
+    def _add(self, piece: str) -> None:
+        if not piece:
+            return
+        self._size += len(piece)
+        if self._size > self.limit:
+            raise BodyLimitError(f"a line longer than {self.limit // 2**10} KiB")
+        self._parts.append(piece)
