@@ -214,7 +214,6 @@ def test_laguna_north_step_coder(cat: Catalog) -> None:
 # benchmark_gap. Keep this list exact: a new entry without a figure fails the test below.
 BAND_WITHOUT_FIGURES = {
     "trinity-mini",
-    "mistral-small-3.2-24b",
     "olmo-2-32b-instruct",
     "olmo-3-32b-think",
     "qwen3.8-27b",
@@ -226,7 +225,6 @@ BAND_WITHOUT_FIGURES = {
 FLAGSHIPS_WITHOUT_FIGURES = {
     "trinity-mini",
     "mistral-small-4-119b",
-    "nemotron-3-ultra-550b-a55b",
     "olmo-2-32b-instruct",
     "olmo-3-32b-think",
     "qwen3.8-27b",
@@ -286,6 +284,31 @@ def test_competitor_columns_are_labelled(cat: Catalog) -> None:
         for b in m.benchmarks:
             if b.evaluated_as == "independent":
                 assert "Artificial Analysis" in b.evaluated_by, (m.id, b.name)
+
+
+def test_mistral_small_32_card_figures(cat: Catalog) -> None:
+    # Mistral-Small-3.2-24B-Instruct-2506 card, STEM table (5-shot CoT), read through copies
+    m = cat.models["mistral-small-3.2-24b"]
+    card = "https://huggingface.co/mistralai/Mistral-Small-3.2-24B-Instruct-2506"
+    for name, score in (("MMLU-Pro", 69.06), ("GPQA-Diamond", 46.13)):
+        (b,) = [b for b in m.benchmarks if b.name == name]
+        assert (b.score, str(b.source), b.evaluated_as, b.shots) == (score, card, "vendor", 5)
+    assert quality(m).value == pytest.approx((69.06 + 46.13) / 200)
+
+
+def test_nemotron_ultra_tech_report_figures(cat: Catalog) -> None:
+    # NVIDIA-NeMo/Nemotron skills/nemotron-ultra/paper/evaluation.md: Ultra tech report Table 10,
+    # post-trained BF16 column (not the base-model table's MMLU-Pro 79.07)
+    m = cat.models["nemotron-3-ultra-550b-a55b"]
+    src = "https://github.com/NVIDIA-NeMo/Nemotron/blob/main/skills/nemotron-ultra/paper/evaluation.md"
+    got = {b.name: (b.score, str(b.source), b.evaluated_as) for b in m.benchmarks}
+    assert got == {
+        "MMLU-Pro": (86.8, src, "vendor"),
+        "GPQA-Diamond": (87.0, src, "vendor"),
+        "LiveCodeBench": (89.0, src, "vendor"),
+        "SWE-bench Verified": (71.9, src, "vendor"),
+    }
+    assert m.benchmark_gap == ""
 
 
 def test_qwen3_tech_report_figures(cat: Catalog) -> None:
