@@ -26,7 +26,7 @@ from selector.report.schema import (
 )
 from selector.requirements import Requirements
 from selector.smoke.interface import SmokeResult, SmokeStatus
-from selector.smoke_stage import SmokePlan, SmokeProgress, run_smoke_stage, smoke_settings
+from selector.smoke_stage import SmokePlan, SmokeProgress, requirements_suite, run_smoke_stage
 from selector.vocab import ReasonCode, Tuning
 
 if TYPE_CHECKING:
@@ -266,7 +266,7 @@ def recommend(
         notes=notes,
         near_misses=near_misses(assessments, req, hw),
         provenance=build_provenance(
-            requirements_path, catalog, hw, generated_at, smoke_settings(req).suite
+            requirements_path, catalog, hw, generated_at, requirements_suite(req)
         ),
         sensitivity=decision.sensitivity,
         what_if=decision.what_if,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,21 +187,50 @@ def hardware_provenance(hw: HardwareProfile) -> HardwareProvenance:
     )
 
 
-def suite_fingerprint(plan: SuitePlan | None = None) -> SuiteProvenance:
-    """The probe suite a run asks (`plan`; default: every built-in probe): its version and a
-    digest of its content (every prompt, tool, checker and argument, the team's own probe files
-    included, the long-context target and the pass rule)."""
-    from selector.smoke.probes import SUITE_VERSION, SuitePlan
+def suite_fingerprint(
+    capabilities: Sequence[str] | None = None,
+    files: Sequence[Path] = (),
+    context_tokens: int | None = None,
+) -> SuiteProvenance:
+    """The probe suite a run asks: its version and a digest of the probe files' bytes (the
+    built-in file of each capability probed, default all, then the team's own files in
+    order), the long-context target and the pass rule.
+
+    Read as bytes, not parsed: a catalog-only run pins the suite without loading the probes
+    (their JSON Schema checks import jsonschema). A team file that cannot be read digests as
+    `unreadable` (reading it for real is the requirements loader's job)."""
+    from selector.smoke.probes import BUILTIN_CAPABILITIES, SUITE_VERSION, builtin_suite_text
     from selector.smoke.stats import CAPABILITY_PASS_RATE
 
-    plan = plan or SuitePlan()
+    wanted = BUILTIN_CAPABILITIES if capabilities is None else tuple(capabilities)
+    digests = [
+        {"file": f"builtin/{c}.toml", "sha256": _sha256_text(builtin_suite_text(c)[1])}
+        for c in wanted
+    ]
+    for path in files:
+        try:
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            digest = "unreadable"
+        digests.append({"file": Path(path).name, "sha256": digest})
     content = {
         "version": SUITE_VERSION,
         "capability_pass_rate": CAPABILITY_PASS_RATE,
-        "context_tokens": plan.context_tokens,
-        "probes": [p.model_dump(mode="json", exclude={"source"}) for p in plan.probes()],
+        "context_tokens": context_tokens,
+        "files": digests,
     }
     return SuiteProvenance(version=SUITE_VERSION, sha256=digest_json(content))
+
+
+def plan_fingerprint(plan: SuitePlan) -> SuiteProvenance:
+    """suite_fingerprint of a loaded plan (the team's files are its `sources`)."""
+    return suite_fingerprint(
+        plan.capabilities, [Path(s) for s in plan.sources], plan.context_tokens
+    )
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def build_provenance(
@@ -209,7 +238,7 @@ def build_provenance(
     catalog: Catalog,
     hw: HardwareProfile,
     generated_at: dt.datetime | str,
-    suite: SuitePlan | None = None,
+    suite: SuiteProvenance | None = None,
 ) -> Provenance:
     stamp = (
         generated_at
@@ -221,5 +250,5 @@ def build_provenance(
         requirements=requirements_provenance(requirements_path),
         catalog=catalog_provenance(catalog),
         hardware=hardware_provenance(hw),
-        smoke_suite=suite_fingerprint(suite),
+        smoke_suite=suite or suite_fingerprint(),
     )

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from selector.catalog import Catalog
     from selector.filtering import Assessment
     from selector.hardware import HardwareProfile
+    from selector.provenance import SuiteProvenance
     from selector.report.schema import UnmatchedFile
     from selector.requirements import Requirements
     from selector.smoke.runner import SmokeJob
@@ -82,6 +83,18 @@ def smoke_settings(req: Requirements) -> SmokeSettings:
         temperature=req.smoke.temperature,
         memory_limit_gb=req.smoke.memory_limit_gb,
         suite=plan,
+    )
+
+
+def requirements_suite(req: Requirements) -> SuiteProvenance:
+    """The fingerprint of the suite `smoke_settings(req)` runs, without loading its probes."""
+    from selector.provenance import suite_fingerprint
+    from selector.smoke.probes import wanted_capabilities
+
+    return suite_fingerprint(
+        wanted_capabilities([n.value for n in req.use_case.needs]),
+        req.smoke.suites,
+        req.use_case.context_tokens,
     )
 
 

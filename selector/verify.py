@@ -122,7 +122,7 @@ def verify_endpoint(
     catalog: Catalog | None = None,
 ) -> list[Check]:
     """The server lists `served_model` (GET /models) and passes the locked probe suite."""
-    from selector.provenance import suite_fingerprint
+    from selector.provenance import plan_fingerprint
     from selector.smoke.endpoint import EndpointBackend
     from selector.smoke.interface import SmokeSettings, SmokeStatus
     from selector.smoke.openai_http import Deadline, EndpointError, OpenAIHttp
@@ -144,7 +144,7 @@ def verify_endpoint(
         return [Check("endpoint", False, f"the server lists {listed}, not {served_model!r}")]
     checks = [Check("endpoint", True, f"{backend.base_url} serves {served_model!r}")]
     plan = locked_plan(lock)
-    suite, locked = suite_fingerprint(plan), lock.provenance.smoke_suite
+    suite, locked = plan_fingerprint(plan), lock.provenance.smoke_suite
     if suite != locked:
         checks.append(
             Check(

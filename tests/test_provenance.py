@@ -16,11 +16,11 @@ from selector.catalog import builtin_catalog_dir, load_catalog
 from selector.cli import app
 from selector.hardware import resolve_hardware
 from selector.pipeline import SmokePlan, recommend
-from selector.provenance import Provenance, catalog_date, suite_fingerprint
+from selector.provenance import Provenance, catalog_date, plan_fingerprint, suite_fingerprint
 from selector.report.formats import OutputFormat, format_report
 from selector.requirements import load_requirements
 from selector.smoke import probes
-from selector.smoke_stage import smoke_settings
+from selector.smoke_stage import requirements_suite, smoke_settings
 
 NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
 REQ = """# support agent
@@ -153,16 +153,33 @@ def test_a_changed_probe_changes_only_the_suite_digest(
 ) -> None:
     req, catalog = inputs
     before = run(req, catalog)
-    builtin = probes.builtin_probes()
-    first = builtin[0]
-    assert first.capability in probes.ALWAYS_ON and first.prompt  # every run asks it
-    edited = first.model_copy(update={"prompt": first.prompt[:-1] + "!"})
-    monkeypatch.setattr(probes, "builtin_probes", lambda: (edited, *builtin[1:]))
+    real = probes.builtin_suite_text
+
+    def edited(capability: str) -> tuple[Path, str]:
+        path, text = real(capability)
+        if capability == "instruction-following":  # always asked, whatever the needs
+            text = text.replace("prompt = ", "prompt =  ", 1)
+        return path, text
+
+    monkeypatch.setattr(probes, "builtin_suite_text", edited)
     after = run(req, catalog)
     assert changed(before, after) == {"suite"}
     parsed = load_requirements(req, load_catalog([catalog], replace=True))
-    assert after.smoke_suite == suite_fingerprint(smoke_settings(parsed).suite)
-    assert after.smoke_suite != suite_fingerprint()  # the run's plan, not every built-in probe
+    assert after.smoke_suite == requirements_suite(parsed)
+    # the fingerprint of the loaded plan the run would smoke-test with is the same
+    monkeypatch.setattr(probes, "builtin_suite_text", real)
+    assert before.smoke_suite == plan_fingerprint(smoke_settings(parsed).suite)
+    assert before.smoke_suite != suite_fingerprint()  # the run's capabilities, not all of them
+
+
+def test_a_team_probe_file_is_part_of_the_suite_digest(tmp_path: Path) -> None:
+    team = tmp_path / "team.toml"
+    team.write_text("[[probe]]\nid = 'x'\n", encoding="utf-8")
+    first = suite_fingerprint(["instruction-following"], [team])
+    assert suite_fingerprint(["instruction-following"], [team]) == first  # bytes, not time
+    team.write_text("[[probe]]\nid = 'y'\n", encoding="utf-8")
+    assert suite_fingerprint(["instruction-following"], [team]) != first
+    assert suite_fingerprint(["instruction-following"]) != first
 
 
 def test_catalog_date_prefers_last_verified_over_release_dates() -> None:

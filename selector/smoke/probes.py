@@ -271,17 +271,21 @@ def load_probe_files(paths: Iterable[Path]) -> tuple[Probe, ...]:
     return tuple(out)
 
 
+def builtin_suite_text(capability: str) -> tuple[Path, str]:
+    """Where the built-in probe file of `capability` lives, and its text."""
+    entry = resources.files("selector.smoke") / "suites" / f"{capability}.toml"
+    return Path(str(entry)), entry.read_text(encoding="utf-8")
+
+
 @cache
 def builtin_probes() -> tuple[Probe, ...]:
     """The built-in suite, one file per capability, in BUILTIN_CAPABILITIES order."""
-    out: list[Probe] = []
-    folder = resources.files("selector.smoke") / "suites"
-    for capability in BUILTIN_CAPABILITIES:
-        entry = folder / f"{capability}.toml"
-        from selector.tomlio import tomllib
+    from selector.tomlio import tomllib
 
-        text = entry.read_text(encoding="utf-8")
-        probes = parse_probe_file(tomllib.loads(text), Path(str(entry)), text, source="builtin")
+    out: list[Probe] = []
+    for capability in BUILTIN_CAPABILITIES:
+        entry, text = builtin_suite_text(capability)
+        probes = parse_probe_file(tomllib.loads(text), entry, text, source="builtin")
         if any(p.capability != capability for p in probes):
             raise ValueError(f"{entry}: a probe names another capability")
         out += probes
@@ -323,6 +327,11 @@ class SuitePlan(_Data):
         return f"{SUITE_VERSION}-{hashlib.sha256(body.encode()).hexdigest()[:16]}"
 
 
+def wanted_capabilities(needs: Sequence[str]) -> tuple[str, ...]:
+    """The built-in capabilities a run probes: the always-on ones and the needed ones."""
+    return tuple(c for c in BUILTIN_CAPABILITIES if c in ALWAYS_ON or c in needs)
+
+
 def plan_for(
     needs: Sequence[str],
     *,
@@ -331,9 +340,8 @@ def plan_for(
 ) -> SuitePlan:
     """The suite a requirements file asks for: the always-on capabilities, the needed ones
     that the built-in suite can probe, and the team's own probe files."""
-    wanted = [c for c in BUILTIN_CAPABILITIES if c in ALWAYS_ON or c in needs]
     return SuitePlan(
-        capabilities=tuple(wanted),
+        capabilities=wanted_capabilities(needs),
         extra=load_probe_files(suites),
         context_tokens=context_tokens,
         sources=tuple(str(s) for s in suites),
