@@ -685,13 +685,22 @@ def explain(
 
 def main() -> None:
     """Console-script entry point; SIGTERM/SIGHUP during a smoke run end it by that signal,
-    after its child and temporary folder are gone (selector.smoke.signals)."""
+    after its child and temporary folder are gone (selector.smoke.signals); stdout closed
+    early (`| head`) ends it quietly with exit 141 (selector.brokenpipe)."""
+    from selector.brokenpipe import StdoutWatch, quiet_exit
     from selector.smoke.signals import Terminated, die_of
 
+    stdout = StdoutWatch()
     try:
         app()
     except Terminated as exc:
         die_of(exc)
+    except BrokenPipeError:
+        raise quiet_exit() from None
+    except SystemExit:
+        if stdout.broke():
+            raise quiet_exit() from None
+        raise
     finally:
         # Every object the run made lives until exit, where CPython's last collection would
         # walk them all (about 20 ms of a catalog-only run, bench/startup.py): frozen, they

@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     NONE_SURVIVES = 1  # the run worked but no candidate survives; for `smoke`: the suite failed
     FAILED = 1  # the same code for other commands: a fetch that did not verify, a lock not held
     BAD_INPUT = 2
+    BROKEN_PIPE = 141  # stdout's reader went away (`| head`): 128 + SIGPIPE, as a shell reports
 
 
 class SelectorError(Exception):
