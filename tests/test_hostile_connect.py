@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from endpoint_fault_server import fault_server
 
-from selector.smoke import http_bounds
+from selector.smoke import connect
 from selector.smoke.cancel import cancel_requests, reset_cancel
 from selector.smoke.openai_http import Deadline, EndpointError, HttpPolicy, OpenAIHttp
 
@@ -118,7 +118,7 @@ def test_lookups_left_hanging_are_capped_not_piled_up(
 ) -> None:
     """A lookup given up on keeps its thread until the resolver answers; past the cap no new
     thread is started and the request fails at once, saying why."""
-    monkeypatch.setattr(http_bounds, "_lookups", threading.BoundedSemaphore(2))
+    monkeypatch.setattr(connect, "_lookups", threading.BoundedSemaphore(2))
     resolver["llm.corp.example"] = "hang"
     for _ in range(2):
         text, _took = _list_models("http://llm.corp.example:8000/v1", deadline_s=0.3, connect_s=5)
@@ -141,9 +141,9 @@ def test_an_ip_address_is_not_looked_up(resolver: dict) -> None:
 def test_families_alternate_from_the_first_one() -> None:
     six = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (f"::{i}", 80, 0, 0)) for i in (1, 2, 3)]
     four = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", 80))]
-    assert http_bounds._interleave([*six, *four]) == [six[0], four[0], six[1], six[2]]
+    assert connect._interleave([*six, *four]) == [six[0], four[0], six[1], six[2]]
     many = four * 40
-    assert len(http_bounds._interleave(many)) == http_bounds.MAX_ADDRESSES
+    assert len(connect._interleave(many)) == connect.MAX_ADDRESSES
 
 
 # -- several addresses, some black-holed -------------------------------------------------------

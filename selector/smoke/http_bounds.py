@@ -3,27 +3,20 @@
 httpx's timeouts are per socket operation, so a server that trickles a byte a second, or sends
 `: ping` comments forever, never trips them. Here every socket wait (connect, TLS, each read
 and write) is cut to the smaller of its own timeout and what is left of the run's deadline,
-and waits in slices of at most `SLICE_S` so an interrupt (`cancel_requests()`) ends it within
-a fraction of a second, in any thread. The name lookup runs under the same bound: getaddrinfo
-cannot be interrupted, so it runs in a thread of its own that the request stops waiting for.
-A host with several addresses is tried the Happy Eyeballs way (RFC 8305): the next address
-starts when the previous one has not connected within `ATTEMPT_DELAY_S`, so one black-holed
-address costs a quarter of a second, not the connect timeout, and all of them together end by
-the deadline. Bodies are read raw and decoded here, with a cap on the decoded bytes (a gzip
-bomb stops at the cap) and on the length of one line.
+and waits in slices of at most `connect.SLICE_S` so an interrupt (`cancel_requests()`) ends
+it within a fraction of a second, in any thread. The name lookup and the connect run under
+the same bound (selector/smoke/connect.py). Bodies are read raw and decoded here, with a cap
+on the decoded bytes (a gzip bomb stops at the cap) and on the length of one line.
 """
 
 from __future__ import annotations
 
 import codecs
-import errno
 import logging
-import os
 import re
 import selectors
 import socket
 import ssl
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -31,24 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 import httpcore
 
-from selector.smoke.cancel import cancellable_sleep, requests_cancelled
+from selector.smoke.cancel import cancellable_sleep
+from selector.smoke.connect import connect_first, resolve, wait_slice
 
 if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger(__name__)
 
-SLICE_S = 0.25  # longest single wait between checks of the deadline and of cancellation
 STREAM_BODY_LIMIT = 16 * 2**20  # decoded bytes of one streamed completion
 MODELS_BODY_LIMIT = 4 * 2**20  # decoded bytes of GET /models
 ERROR_BODY_LIMIT = 8 * 2**10  # decoded bytes read of an error answer: enough for its message
 LINE_LIMIT = 2**20  # characters of one SSE line (and of one event's data)
-ATTEMPT_DELAY_S = 0.25  # RFC 8305 section 5: start the next address after this long
-MAX_ADDRESSES = 16  # addresses of one host tried, whatever a resolver returns
-MAX_LOOKUPS = 8  # name lookups left running after their request stopped waiting for them
 
-_IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN}
-_IN_PROGRESS |= {getattr(errno, "WSAEWOULDBLOCK", 0)}
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
@@ -78,7 +66,7 @@ class DeadlineNetwork(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         end = time.monotonic() + self._budget(timeout)
-        infos = _resolve(host, port, end)
+        infos = resolve(host, port, end)
 
         def prepare(sock: socket.socket) -> None:
             if local_address is not None:
@@ -86,7 +74,7 @@ class DeadlineNetwork(httpcore.NetworkBackend):
             for option in socket_options or ():
                 sock.setsockopt(*option)
 
-        sock = _connect_first(infos, end, prepare)
+        sock = connect_first(infos, end, prepare)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return _Stream(sock, self)
 
@@ -102,142 +90,6 @@ class DeadlineNetwork(httpcore.NetworkBackend):
         cancellable_sleep(seconds)
 
 
-_lookups = threading.BoundedSemaphore(MAX_LOOKUPS)
-
-AddrInfo = tuple[Any, Any, int, str, Any]
-
-
-def _resolve(host: str, port: int, end: float) -> list[AddrInfo]:
-    """getaddrinfo, given up on at `end` or when requests are cancelled.
-
-    An IP literal needs no resolver. A name is looked up in a daemon thread: the OS resolver
-    cannot be interrupted, so a hung lookup is left to finish on its own; at most MAX_LOOKUPS
-    are left so, after which a lookup is refused rather than another thread started.
-    """
-    try:
-        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
-    except (socket.gaierror, UnicodeError):
-        pass  # a name, not an address
-    slots = _lookups
-    if not slots.acquire(blocking=False):
-        raise httpcore.ConnectError(
-            f"name lookup of {host} not started: earlier lookups that never answered are "
-            "still waiting for the system resolver"
-        )
-    done = threading.Event()
-    answer: list[list[AddrInfo]] = []
-    failure: list[OSError] = []
-
-    def lookup() -> None:
-        try:
-            answer.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
-        except OSError as exc:
-            failure.append(exc)
-        except Exception as exc:  # e.g. UnicodeError for a label too long: still an answer
-            failure.append(OSError(str(exc)))
-        finally:
-            slots.release()
-            done.set()
-
-    started = time.monotonic()
-    try:
-        threading.Thread(target=lookup, name=f"getaddrinfo {host}", daemon=True).start()
-    except RuntimeError as exc:  # no thread to be had
-        slots.release()
-        raise httpcore.ConnectError(f"name lookup of {host} not started: {exc}") from None
-    try:
-        while not done.wait(_slice(end, httpcore.ConnectTimeout)):
-            pass
-    except httpcore.ConnectTimeout:
-        waited = time.monotonic() - started
-        raise httpcore.ConnectError(
-            f"name lookup of {host} did not answer within {waited:.1f} s"
-        ) from None
-    if failure:
-        reason = failure[0].strerror if isinstance(failure[0], socket.gaierror) else failure[0]
-        raise httpcore.ConnectError(f"name lookup of {host} failed: {reason}")
-    if not answer[0]:
-        raise httpcore.ConnectError(f"name lookup of {host} returned no address")
-    return answer[0]
-
-
-def _interleave(infos: list[AddrInfo]) -> list[AddrInfo]:
-    """The resolver's order, families alternating from the first one's (RFC 8305 section 4),
-    at most MAX_ADDRESSES: a dead IPv6 path then costs one attempt, not one per address."""
-    if not infos:
-        return []
-    first = [i for i in infos if i[0] == infos[0][0]]
-    other = [i for i in infos if i[0] != infos[0][0]]
-    mixed = [i for pair in zip(first, other, strict=False) for i in pair]
-    n = min(len(first), len(other))
-    return (mixed + first[n:] + other[n:])[:MAX_ADDRESSES]
-
-
-def _connect_first(
-    infos: list[AddrInfo], end: float, prepare: Callable[[socket.socket], None]
-) -> socket.socket:
-    """The first address to accept a connection, attempts started ATTEMPT_DELAY_S apart (at
-    once when the previous one failed), every wait in slices until `end`; the losers are
-    closed. Non-blocking connects, so the deadline and Ctrl-C are honoured throughout."""
-    pending = _interleave(infos)
-    flying: list[socket.socket] = []
-    error: Exception = httpcore.ConnectError("no address to connect to")
-    next_start = 0.0
-    with selectors.DefaultSelector() as sel:
-        try:
-            while pending or flying:
-                now = time.monotonic()
-                if pending and (not flying or now >= next_start):
-                    family, kind, proto, _, address = pending.pop(0)
-                    sock = socket.socket(family, kind, proto)
-                    try:
-                        prepare(sock)
-                        sock.setblocking(False)
-                        code = sock.connect_ex(address)
-                        if code not in _IN_PROGRESS:
-                            raise OSError(code, os.strerror(code))
-                    except OSError as exc:
-                        sock.close()
-                        error = _connect_error(exc)
-                        continue
-                    flying.append(sock)
-                    sel.register(sock, selectors.EVENT_WRITE)
-                    next_start = now + ATTEMPT_DELAY_S
-                    continue
-                wait = _slice(end, httpcore.ConnectTimeout)
-                if pending:
-                    wait = min(wait, max(next_start - now, 0.0))
-                for key, _ in sel.select(wait):
-                    sock = key.fileobj  # type: ignore[assignment]
-                    sel.unregister(sock)
-                    flying.remove(sock)
-                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if code == 0:
-                        sock.setblocking(True)
-                        return sock
-                    sock.close()
-                    error = _connect_error(OSError(code, os.strerror(code)))
-                    next_start = 0.0  # a failed attempt starts the next one now
-        finally:
-            for loser in flying:
-                loser.close()
-    raise error
-
-
-def _connect_error(exc: OSError) -> httpcore.ConnectError:
-    return httpcore.ConnectError(f"[Errno {exc.errno}] {exc.strerror or exc}")
-
-
-def _slice(end: float, timeout: type[Exception]) -> float:
-    """The next wait: at most SLICE_S, never past `end`; raises when cancelled or overdue."""
-    if requests_cancelled():
-        raise httpcore.ReadError("request cancelled (interrupted)")
-    left = end - time.monotonic()
-    if left <= 0:
-        raise timeout("timed out")
-    return min(left, SLICE_S)
-
-
 class _Stream(httpcore.NetworkStream):
     """A socket whose reads wait in slices, bounded by the read timeout and the deadline."""
 
@@ -249,7 +101,7 @@ class _Stream(httpcore.NetworkStream):
         end = time.monotonic() + self._network._budget(timeout)
         while True:
             pending = isinstance(self._sock, ssl.SSLSocket) and self._sock.pending()
-            self._sock.settimeout(0 if pending else _slice(end, httpcore.ReadTimeout))
+            self._sock.settimeout(0 if pending else wait_slice(end, httpcore.ReadTimeout))
             try:
                 return self._sock.recv(max_bytes)
             except (TimeoutError, ssl.SSLWantReadError, BlockingIOError):
@@ -261,7 +113,7 @@ class _Stream(httpcore.NetworkStream):
         end = time.monotonic() + self._network._budget(timeout)
         view = memoryview(buffer)
         while view:
-            self._sock.settimeout(_slice(end, httpcore.WriteTimeout))
+            self._sock.settimeout(wait_slice(end, httpcore.WriteTimeout))
             try:
                 sent = self._sock.send(view)
             except (TimeoutError, ssl.SSLWantWriteError, BlockingIOError):
