@@ -276,11 +276,12 @@ class SmokeOptions(_Section):
 
     @model_validator(mode="after")
     def _repeats_need_sampling(self) -> SmokeOptions:
-        if self.repeats > 1 and self.temperature == 0:
-            raise ValueError(
-                "repeats > 1 needs temperature > 0: greedy decoding gives the same answer "
-                "every time"
-            )
+        if self.repeats > 1:  # the smoke models load only when repeats are asked for
+            from selector.smoke.interface import repeats_problem
+
+            problem = repeats_problem(self.repeats, self.temperature)
+            if problem:
+                raise ValueError(problem)
         return self
 
 

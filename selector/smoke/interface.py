@@ -55,12 +55,20 @@ class SmokeSettings(BaseModel):
 
     @model_validator(mode="after")
     def _repeats_need_sampling(self) -> SmokeSettings:
-        if self.repeats > 1 and self.temperature == 0:
-            raise ValueError(
-                "repeats > 1 needs temperature > 0: greedy decoding gives the same answer "
-                "every time, so repeats would count one answer several times"
-            )
+        problem = repeats_problem(self.repeats, self.temperature)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def repeats_problem(repeats: int, temperature: float) -> str | None:
+    """Why `repeats` runs at `temperature` would not be independent samples, or None."""
+    if repeats > 1 and temperature == 0:
+        return (
+            "repeats > 1 needs temperature > 0: greedy decoding gives the same answer "
+            "every time, so repeats would count one answer several times"
+        )
+    return None
 
 
 ProbeStatus = Literal["passed", "failed", "truncated", "error"]
