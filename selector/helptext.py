@@ -1,6 +1,6 @@
 """The command group: help that names real things, and commands imported only when used.
 
-typer 0.29 prints a type column (`<bool>`, `<list[Path]>`) wherever an option has no
+typer 0.29 prints a type column (`<bool>`, `<list[Path]>`, `<str>`) wherever an option has no
 `metavar`. selector's own options set one (PATH, N, REQ.toml); `HelpGroup` gives the rest a
 name too, so a command defined elsewhere and the `--help` option typer adds read the same:
 a flag and `--help` show nothing, a repeatable option its element's name (PATH, TEXT, N).
@@ -51,6 +51,19 @@ def _name_options(command: Any, ctx: Any) -> None:
             param.metavar = ""
         elif getattr(param, "multiple", False):
             param.metavar = _element_name(param, ctx)
+        else:
+            named = _type_name(param, ctx)
+            if named:  # a choice keeps typer's `<table|json>`: the values are the help
+                param.metavar = named
+
+
+def _type_name(param: Any, ctx: Any) -> str:
+    """TEXT, N, NUMBER or PATH for a plain option from typer's `<str>`, `<int range>`, ...;
+    "" for a choice or a type without a plain name."""
+    display = getattr(param, "display_type", None)
+    shown = str(display(ctx)) if display is not None else ""
+    match = re.fullmatch(r"<(\w+)(?: range)?>", shown.strip())
+    return _NAMES.get(match.group(1).lower(), "") if match else ""
 
 
 @dataclass(frozen=True)

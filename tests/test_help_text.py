@@ -69,6 +69,17 @@ def test_repeatable_and_flag_options_show_a_name_not_a_type() -> None:
     assert "<" not in line
 
 
+def test_plain_options_show_a_value_name_not_a_python_type() -> None:
+    """`selector smoke` declares no metavars: its options still read TEXT, N, NUMBER, and a
+    choice keeps its values."""
+    text = render_help(["smoke"], 120)
+    lines = text.splitlines()
+    for option, name in (("--endpoint", "TEXT"), ("--n-ctx", "N"), ("--temperature", "NUMBER")):
+        line = next(x for x in lines if option in x)
+        assert name in line and "<" not in line, line
+    assert "<table|json>" in next(x for x in lines if "--format" in x)
+
+
 def test_docs_and_schema_never_send_the_user_to_the_spec() -> None:
     texts = {p.name: p.read_text(encoding="utf-8") for p in [ROOT / "README.md"]}
     texts |= {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md")}
