@@ -240,7 +240,7 @@ def test_sampling_only_the_contenders_changes_no_count() -> None:
 
     rng = random.Random(11)
     names = ["quality", "size_preference", "license", "tooling", "smoke"]
-    pruned_any = False
+    pruned_any = one_left = False
     for case in range(40):
         n = rng.randint(2, 25)
         rows = []
@@ -254,7 +254,20 @@ def test_sampling_only_the_contenders_changes_no_count() -> None:
         fast = _first_places(rows, weights, seed=case, samples=400, spread=0.5)
         assert fast == every_row(rows, weights, case)
         base = [weights[k] for k in names]
-        pruned_any |= (
-            len(_contenders([tuple(r.terms[k] for k in names) for r in rows], base, 0.5, 1.5)) < n
-        )
-    assert pruned_any
+        left = len(_contenders([tuple(r.terms[k] for k in names) for r in rows], base, 0.5, 1.5))
+        pruned_any |= left < n
+        one_left |= left == 1  # no sample is drawn: the one row left gets every count
+    assert pruned_any and one_left
+
+
+def test_a_row_beaten_at_every_corner_is_not_a_contender() -> None:
+    """Each row's own range overlaps the other's, so the bounds alone keep both, but the
+    first beats the second by more than the margin under every weighting of the box."""
+    from selector.decision.sensitivity import _contenders
+
+    base = [0.5, 0.5]
+    strong, weak = (0.9, 0.30), (0.8, 0.25)  # ranges [0.45, 0.75] and [0.375, 0.65]
+    assert _contenders([strong, weak], base, 0.5, 1.5) == [0]
+    assert _contenders([weak, strong], base, 0.5, 1.5) == [1]
+    crossing = (0.2, 0.95)  # ahead of `strong` when the second weight is high
+    assert _contenders([strong, crossing], base, 0.5, 1.5) == [0, 1]

@@ -79,11 +79,15 @@ def test_a_json_recommendation_without_smoke_loads_only_what_it_uses() -> None:
         "numpy",
         "jsonschema",  # the suite is pinned by its files' bytes, its probes are not loaded
         "selector.smoke.suite",
+        "selector.smoke.checkers",  # probe files are parsed only by a smoke run
+        "selector.smoke.answers",
     ):
         assert name not in loaded, name
     # models the run does not use are declared with defer_build and never built
     assert "selector.weights.model.LocalWeights" not in seen["built"]
     assert "selector.catalog.schema.ModelEntry" not in seen["built"]  # rebuilt from the cache
+    for name in ("SmokeSettings", "SuitePlan", "Probe"):  # no smoke run: no settings, no probes
+        assert not any(m.endswith(f".{name}") for m in seen["built"]), name
 
 
 def test_provenance_digests_from_the_catalog_cache_are_the_files_own() -> None:

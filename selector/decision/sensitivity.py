@@ -97,6 +97,9 @@ def _first_places(
     counts = [0] * len(tie_order)
     # only the rows that can come first under some weighting of the box are scored
     contenders = [(i, terms[i]) for i in _contenders(terms, base, lo, hi)]
+    if len(contenders) == 1:  # the only row that can come first comes first in every sample
+        counts[contenders[0][0]] = samples
+        return {r.id: n for r, n in zip(tie_order, counts, strict=True)}
     for _ in range(samples if tie_order else 0):
         w = [b * rng.uniform(lo, hi) for b in base]
         weight_sum = sum(w) or 1.0
@@ -123,7 +126,10 @@ def _contenders(
 
     A score sum(w t) / sum(w) is linear-fractional in w, so over the box of weightings it
     is largest and smallest at corners: the 2^K corners bound every sample. Rows whose best
-    corner is below the best worst-corner of any row by _MARGIN cannot win a sample.
+    corner is below the best worst-corner of any row by _MARGIN cannot win a sample. Of the
+    rest, a row that another beats by _MARGIN at every corner cannot win either: the
+    difference of two scores, sum(w (t_j - t_i)) / sum(w), is linear-fractional too. When
+    one row is left, it wins every sample and nothing needs to be drawn.
     """
     if lo <= 0 or len(terms) < 2 or len(base) > 12:  # a box touching 0, or too many corners
         return list(range(len(terms)))
@@ -131,12 +137,29 @@ def _contenders(
         [b * (hi if mask >> k & 1 else lo) for k, b in enumerate(base)]
         for mask in range(1 << len(base))
     ]
+    sums = [sum(w) or 1.0 for w in corners]
     bounds = []
     for t in terms:
-        scores = [sum(map(operator.mul, w, t)) / (sum(w) or 1.0) for w in corners]
+        scores = [sum(map(operator.mul, w, t)) / s for w, s in zip(corners, sums, strict=True)]
         bounds.append((min(scores), max(scores)))
     floor = max(low for low, _ in bounds)
-    return [i for i, (_, high) in enumerate(bounds) if high >= floor - _MARGIN]
+    alive = [i for i, (_, high) in enumerate(bounds) if high >= floor - _MARGIN]
+    # the likeliest winners first: a row is tried against the rows with the highest floors
+    strongest = sorted(alive, key=lambda i: -bounds[i][0])
+
+    def beaten(i: int) -> bool:
+        for j in strongest:
+            if j == i or bounds[j][1] < bounds[i][0]:
+                continue
+            diff = [a - b for a, b in zip(terms[j], terms[i], strict=True)]
+            if all(
+                sum(map(operator.mul, w, diff)) / s > _MARGIN
+                for w, s in zip(corners, sums, strict=True)
+            ):
+                return True
+        return False
+
+    return [i for i in alive if not beaten(i)]
 
 
 def weight_sensitivity(

@@ -24,7 +24,8 @@ class SmokeStatus(str, Enum):
 class SmokeSettings(BaseModel):
     """Everything that changes a measurement; part of the cache key."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: built when a smoke run makes its settings, not by a run without one
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     n_ctx: int = Field(2048, gt=0)
     threads: int | None = Field(None, gt=0, description="default: physical cores")

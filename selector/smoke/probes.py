@@ -22,7 +22,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from selector.errors import InputError
-from selector.smoke.checkers import UnknownCheckerError, get_checker, validate_args
 
 SUITE_VERSION = "2"
 
@@ -46,7 +45,8 @@ class ProbeFileError(InputError):
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a run without smoke tests names SuitePlan in its settings but parses no probe
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ChatMessage(_Data):
@@ -134,6 +134,10 @@ class Probe(_Data):
 
 def _problem(probe: Probe) -> tuple[tuple[str | int, ...], str] | None:
     """The first problem with the probe's checkers and their arguments: (where, what)."""
+    # the checkers (and their argument models) load when a probe file is parsed, not with
+    # the probe records a catalog-only run's settings and reports name
+    from selector.smoke.checkers import UnknownCheckerError, get_checker, validate_args
+
     checks: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [((), probe.checker, probe.args)]
     if probe.followup is not None:
         checks.append((("followup",), probe.followup.checker, probe.followup.args))
