@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_fit_measured import make_fit_gguf, measure_run  # noqa: E402
+from support.gguf_models import make_fit_gguf, measure_run  # noqa: E402
 
 from selector.fit.decode_model import DecodeSample, fit_decode_model  # noqa: E402
 from selector.fit.gguf_read import shape_from_gguf  # noqa: E402

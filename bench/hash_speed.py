@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from gguf_factory import make_tiny_gguf  # noqa: E402
 from support.caches import hf_snapshot, lmstudio_model, ollama_model, sha256_file  # noqa: E402
+from support.gguf_models import make_tiny_gguf  # noqa: E402
 
 from selector.weights.hashing import sha256_of  # noqa: E402
 

@@ -1,7 +1,8 @@
 """A private catalog (two models, their license, an artifact each) for decision-record tests.
 
-The artifacts pin real files: tiny GGUFs written by gguf_factory, hashed here with hashlib, so
-a test can check that every sha256 selector reports or locks is the file's own.
+The artifacts pin real files: tiny GGUFs written by tests/support/gguf_models.py, hashed here
+with hashlib, so a test can check that every sha256 selector reports or locks is the file's
+own.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from gguf_factory import make_tiny_gguf
+from support.gguf_models import make_tiny_gguf
 
 LICENSE = """
 [[license]]

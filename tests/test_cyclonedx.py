@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from gguf_factory import make_tiny_gguf
 from private_catalog import make_private_catalog
+from support.gguf_models import make_tiny_gguf
 from typer.testing import CliRunner
 
 from selector.cli import app

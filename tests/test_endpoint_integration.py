@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gguf_factory import CHATML_TEMPLATE, make_tiny_gguf
+from support.gguf_models import CHATML_TEMPLATE, make_tiny_gguf
 from support.llama_server import free_port, llama_cpp_server
 
 from selector.smoke.endpoint import EndpointBackend

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from gguf import GGUFValueType
-from gguf_factory import make_tiny_gguf
+from support.gguf_models import make_tiny_gguf
 from typer.testing import CliRunner
 
 from selector.catalog import load_catalog

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from endpoint_fault_server import fault_server
-from gguf_factory import make_tiny_gguf
+from support.gguf_models import make_tiny_gguf
 from typer.testing import CliRunner
 
 from selector.cli import app

@@ -274,7 +274,7 @@ def test_duplicate_id_in_extra_catalog_is_exit_2(tmp_path: Path, repo_root: Path
 
 
 def test_models_dir_reports_files_matching_no_catalog_entry(tmp_path: Path) -> None:
-    from gguf_factory import make_tiny_gguf
+    from support.gguf_models import make_tiny_gguf
 
     models = tmp_path / "models"
     models.mkdir()

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from gguf_factory import CHATML_TEMPLATE, make_tiny_gguf
+from support.gguf_models import CHATML_TEMPLATE, make_tiny_gguf
 from typer.testing import CliRunner
 
 from selector.cli import app

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from gguf_factory import make_corrupt_gguf, make_tiny_gguf
+from support.gguf_models import make_corrupt_gguf, make_tiny_gguf
 from typer.testing import CliRunner
 
 from selector.cli import app

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from gguf_factory import make_corrupt_gguf, make_tiny_gguf
+from support.gguf_models import make_corrupt_gguf, make_tiny_gguf
 
 from selector.catalog import Catalog, License, ModelEntry
 from selector.errors import InputError

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from gguf_factory import CHATML_TEMPLATE, make_tiny_gguf
+from support.gguf_models import CHATML_TEMPLATE, make_tiny_gguf
 
 from selector.smoke.cache import SmokeCache
 from selector.smoke.child import HOOK_ENV

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from gguf_factory import CHATML_TEMPLATE, make_corrupt_gguf, make_tiny_gguf
+from support.gguf_models import CHATML_TEMPLATE, make_corrupt_gguf, make_tiny_gguf
 
 from selector.smoke.cache import SmokeCache, file_sha256, known_sha256
 from selector.smoke.child import HOOK_ENV

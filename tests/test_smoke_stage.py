@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from gguf_factory import make_tiny_gguf
+from support.gguf_models import make_tiny_gguf
 
 from selector.catalog import Catalog, load_catalog
 from selector.filtering import Assessment, latency_reasons

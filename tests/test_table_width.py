@@ -175,7 +175,7 @@ def test_the_width_the_columns_are_chosen_by_is_the_width_rich_draws() -> None:
 def test_models_table_wraps_long_paths_without_cutting_them(
     tmp_path: Path, columns: str | None
 ) -> None:
-    from gguf_factory import make_tiny_gguf
+    from support.gguf_models import make_tiny_gguf
 
     name = "a-very-long-private-fine-tune-name-that-no-80-column-terminal-holds-Q4_K_M.gguf"
     make_tiny_gguf(tmp_path / name, arch="nosucharch")

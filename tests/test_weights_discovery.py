@@ -8,8 +8,8 @@ import struct
 from pathlib import Path
 
 import pytest
-from gguf_factory import make_corrupt_gguf, make_tiny_gguf
 from support.caches import hf_snapshot, lmstudio_model, ollama_model, sha256_file
+from support.gguf_models import make_corrupt_gguf, make_tiny_gguf
 from typer.testing import CliRunner
 
 from selector.cli import app

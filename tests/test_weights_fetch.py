@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from gguf_factory import make_tiny_gguf
 from support.caches import sha256_file
+from support.gguf_models import make_tiny_gguf
 from support.hf_server import HubServer
 from typer.testing import CliRunner
 
