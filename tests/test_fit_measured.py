@@ -120,6 +120,7 @@ def test_predicted_rss_within_tolerance(models: dict[str, Path], name: str, n_ct
     )
 
 
+@pytest.mark.integration
 def test_kv_growth_with_context_matches_the_formula(models: dict[str, Path]) -> None:
     """Between two context sizes only the KV cache changes: the measured RSS must follow it."""
     path = models["llama-q8_0"]

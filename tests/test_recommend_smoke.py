@@ -76,6 +76,7 @@ def run(tmp_path: Path, *extra: str) -> tuple[int, dict]:
     return result.exit_code, json.loads(result.stdout)
 
 
+@pytest.mark.integration
 def test_local_weights_are_smoke_tested_and_the_verdict_is_reported(tmp_path: Path) -> None:
     code, report = run(tmp_path)
     # random weights cannot pass the probes: the model is excluded for `smoke`, run exits 1
@@ -98,6 +99,7 @@ def test_local_weights_are_smoke_tested_and_the_verdict_is_reported(tmp_path: Pa
     assert len(smoke["model_sha256"]) == 64
 
 
+@pytest.mark.integration
 @pytest.mark.usefixtures("quiet_machine")
 def test_a_cached_rerun_gives_the_same_verdict(tmp_path: Path) -> None:
     first_dir, second_dir = tmp_path / "a", tmp_path / "b"

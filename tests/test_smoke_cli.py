@@ -23,6 +23,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
 
 
+@pytest.mark.integration
 @pytest.mark.usefixtures("quiet_machine")
 def test_smoke_json_is_the_smoke_object_plus_path_settings_and_fit(tiny: Path) -> None:
     result = runner.invoke(app, ["smoke", str(tiny), "--format", "json", *ARGS])
@@ -55,6 +56,7 @@ def test_smoke_json_is_the_smoke_object_plus_path_settings_and_fit(tiny: Path) -
     assert json.loads(fresh.stdout)["cached"] is False
 
 
+@pytest.mark.integration
 def test_smoke_table_shows_metrics_and_probes(tiny: Path) -> None:
     result = runner.invoke(app, ["smoke", str(tiny), *ARGS], env={"COLUMNS": "160"})
     assert result.exit_code == 1, result.output

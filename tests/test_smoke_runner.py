@@ -35,6 +35,7 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny-base.gguf", seed=1)
 
 
+@pytest.mark.integration
 def test_tiny_model_loads_and_every_metric_is_measured(tiny: Path) -> None:
     backend = LlamaCppBackend(tiny)
     assert backend.tuning is Tuning.INSTRUCT
@@ -61,6 +62,7 @@ def test_tiny_model_loads_and_every_metric_is_measured(tiny: Path) -> None:
     assert result.long_context_tokens > 1000  # the document filled most of the 2048 context
 
 
+@pytest.mark.integration
 def test_base_model_gets_few_shot_prompts(tiny_base: Path) -> None:
     backend = LlamaCppBackend(tiny_base)
     assert backend.tuning is Tuning.BASE
@@ -72,6 +74,7 @@ def test_base_model_gets_few_shot_prompts(tiny_base: Path) -> None:
     assert result.reason.startswith("failed ")
 
 
+@pytest.mark.integration
 def test_crashing_child_is_an_error_with_its_signal(
     tiny: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -82,6 +85,7 @@ def test_crashing_child_is_an_error_with_its_signal(
     assert result.model_sha256  # what was measured before the crash is kept
 
 
+@pytest.mark.integration
 def test_child_exiting_nonzero_is_an_error(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(HOOK_ENV, "exit3")
     result = LlamaCppBackend(tiny).run(FAST)
@@ -89,6 +93,7 @@ def test_child_exiting_nonzero_is_an_error(tiny: Path, monkeypatch: pytest.Monke
     assert "exited with status 3" in result.reason
 
 
+@pytest.mark.integration
 def test_hanging_child_is_killed_at_the_time_limit(
     tiny: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,6 +106,7 @@ def test_hanging_child_is_killed_at_the_time_limit(
     assert elapsed < 15
 
 
+@pytest.mark.integration
 def test_memory_limit_turns_an_allocation_failure_into_an_error(tmp_path: Path) -> None:
     # 2M tokens of KV cache is ~0.5 GiB for this model: more than the 0.4 GiB cap allows
     long = make_tiny_gguf(tmp_path / "long.gguf", n_ctx_train=4_000_000)
@@ -112,6 +118,7 @@ def test_memory_limit_turns_an_allocation_failure_into_an_error(tmp_path: Path) 
     assert result.memory_limit_gb == 0.4
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("cut", ["header", "tensors", "junk"])
 def test_corrupt_file_is_not_a_loadable_gguf(tiny: Path, tmp_path: Path, cut: str) -> None:
     if cut == "junk":
@@ -133,6 +140,7 @@ def test_missing_file_is_an_error_not_a_raise(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ cache
 
 
+@pytest.mark.integration
 @pytest.mark.usefixtures("quiet_machine")
 def test_cache_miss_then_hit_then_corrupt_entry_is_rewritten(tiny: Path, tmp_path: Path) -> None:
     cache = SmokeCache(tmp_path / "cache")
@@ -204,6 +212,7 @@ class _RaisingBackend:
         raise RuntimeError("backend bug")
 
 
+@pytest.mark.integration
 def test_run_many_keeps_going_past_a_failing_candidate(tiny: Path, tmp_path: Path) -> None:
     jobs = [
         SmokeJob("broken", _RaisingBackend()),
