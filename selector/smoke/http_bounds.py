@@ -36,6 +36,7 @@ STREAM_BODY_LIMIT = 16 * 2**20  # decoded bytes of one streamed completion
 MODELS_BODY_LIMIT = 4 * 2**20  # decoded bytes of GET /models
 ERROR_BODY_LIMIT = 8 * 2**10  # decoded bytes read of an error answer: enough for its message
 LINE_LIMIT = 2**20  # characters of one SSE line (and of one event's data)
+DECODE_PIECE = 2**16  # decoded bytes split into lines at a time (a gzip read can inflate 1000x)
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
@@ -196,21 +197,37 @@ class _Decoder:
         self._zlib = zlib.decompressobj(wbits) if self.kind else None
         self._first = True
 
-    def feed(self, raw: bytes) -> bytes:
-        """Decoded bytes of `raw`, at most `limit - produced` + 1 (so overflow is visible)."""
-        room = self.limit - self.produced + 1
-        if self._zlib is None:
-            out = raw[:room]
-        else:
-            try:
-                out = self._zlib.decompress(raw, room)
-            except zlib.error:
-                if not (self.kind == "deflate" and self._first):
-                    raise BodyLimitError("body is not valid compressed data") from None
-                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no zlib header
-                out = self._zlib.decompress(raw, room)
+    def feed(self, raw: bytes, piece: int | None = None) -> Iterator[bytes]:
+        """Decoded bytes of `raw` in pieces of at most `piece` bytes, in all at most
+        `limit - produced` + 1 (so overflow is visible). A stream decodes piece by piece, so
+        a small compressed read that inflates to megabytes is never held, or split into
+        lines, all at once."""
+        data = raw
+        while True:
+            room = self.limit - self.produced + 1
+            if piece is not None:
+                room = min(room, piece)
+            if self._zlib is None:
+                out, data = data[:room], data[room:]
+            else:
+                out = self._inflate(data, room)
+                data = self._zlib.unconsumed_tail
+            self.produced += len(out)
+            if out:
+                yield out
+            if not data or self.full:
+                return
+
+    def _inflate(self, data: bytes, room: int) -> bytes:
+        assert self._zlib is not None
+        try:
+            out = self._zlib.decompress(data, room)
+        except zlib.error:
+            if not (self.kind == "deflate" and self._first):
+                raise BodyLimitError("body is not valid compressed data") from None
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no zlib header
+            out = self._zlib.decompress(data, room)
         self._first = False
-        self.produced += len(out)
         return out
 
     @property
@@ -227,7 +244,7 @@ def read_body(
     parts: list[bytes] = []
     for raw in response.iter_raw():
         on_chunk()
-        parts.append(decoder.feed(raw))
+        parts.extend(decoder.feed(raw))
         if decoder.full:
             if truncate:
                 break
@@ -249,10 +266,10 @@ def iter_lines(
     splitter = LineSplitter(line_limit)
     for raw in response.iter_raw():
         on_chunk()
-        data = decoder.feed(raw)
-        if decoder.full:
-            raise BodyLimitError(f"stream longer than {body_limit // 2**20} MiB")
-        yield from splitter.feed(text.decode(data))
+        for data in decoder.feed(raw, DECODE_PIECE):
+            if decoder.full:
+                raise BodyLimitError(f"stream longer than {body_limit // 2**20} MiB")
+            yield from splitter.feed(text.decode(data))
     yield from splitter.feed(text.decode(b"", final=True))
     yield from splitter.close()
 
