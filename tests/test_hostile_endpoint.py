@@ -276,23 +276,34 @@ def test_a_redirect_is_named_as_one_not_as_malformed_json() -> None:
 
 
 def _interrupt_after_first_request(cmd: list[str], server, env: dict[str, str]) -> float:
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not server.posts and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert server.posts, "the command never reached the server"
-        time.sleep(0.3)  # now waiting on the hung request
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-        return time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    """Seconds from SIGINT to exit. Output goes to a file, not a pipe nobody reads; a process
+    still running after 30 s is made to dump every thread's stack (faulthandler) for the
+    failure message."""
+    import tempfile
+
+    env = {**env, "PYTHONFAULTHANDLER": "1"}
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not server.posts and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert server.posts, "the command never reached the server"
+            time.sleep(0.3)  # now waiting on the hung request
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGABRT)  # faulthandler prints the stacks
+                proc.wait(timeout=10)
+                log.seek(0)
+                pytest.fail(f"still running 30 s after SIGINT:\n{log.read()[-6000:]}")
+            return time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_ctrl_c_ends_smoke_endpoint_within_a_second(tmp_path: Path) -> None:
