@@ -275,6 +275,10 @@ def test_a_redirect_is_named_as_one_not_as_malformed_json() -> None:
 # -- Ctrl-C ---------------------------------------------------------------------------------
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_after_first_request(cmd: list[str], server, env: dict[str, str]) -> float:
     """Seconds from SIGINT to exit. Output goes to a file, not a pipe nobody reads; a process
     still running after 30 s is made to dump every thread's stack (faulthandler) for the
@@ -283,7 +287,18 @@ def _interrupt_after_first_request(cmd: list[str], server, env: dict[str, str]) 
 
     env = {**env, "PYTHONFAULTHANDLER": "1"}
     with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log, text=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+            text=True,
+            # Ctrl-C reaches a command only where SIGINT is not ignored; a test run started in
+            # the background of a non-interactive shell (`bash .ci/run &`) inherits it ignored,
+            # and Python then installs no KeyboardInterrupt handler at all
+            preexec_fn=_sigint_default,
+        )
         try:
             deadline = time.monotonic() + 60
             while not server.posts and time.monotonic() < deadline and proc.poll() is None:
