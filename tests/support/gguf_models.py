@@ -37,13 +37,12 @@ _WORD_PIECES = [
 ]
 
 
-def _vocab() -> tuple[list[str], list[float], list[int]]:
-    tokens = ["<unk>", "<s>", "</s>"]
-    types = [TokenType.UNKNOWN, TokenType.CONTROL, TokenType.CONTROL]
-    tokens += [f"<0x{b:02X}>" for b in range(256)]
-    types += [TokenType.BYTE] * 256
-    tokens += ["▁", *_WORD_PIECES]
-    types += [TokenType.NORMAL] * (1 + len(_WORD_PIECES))
+def _vocab(words: list[str]) -> tuple[list[str], list[float], list[int]]:
+    """SentencePiece-style: unknown, BOS, EOS, the 256 byte-fallback tokens, `▁`, then `words`
+    (scored so that earlier words are preferred)."""
+    tokens = ["<unk>", "<s>", "</s>", *(f"<0x{b:02X}>" for b in range(256)), "▁", *words]
+    types = [TokenType.UNKNOWN, TokenType.CONTROL, TokenType.CONTROL, *[TokenType.BYTE] * 256]
+    types += [TokenType.NORMAL] * (1 + len(words))
     scores = [0.0] * 259 + [-float(i) for i in range(len(tokens) - 259)]
     return tokens, scores, [int(t) for t in types]
 
@@ -74,7 +73,7 @@ def make_tiny_gguf(
         raise ValueError("n_head must divide n_embd and n_head_kv must divide n_head")
     rng = np.random.default_rng(seed)
     head_dim = n_embd // n_head
-    tokens, scores, types = _vocab()
+    tokens, scores, types = _vocab(list(_WORD_PIECES))
     n_vocab = len(tokens)
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,23 +178,18 @@ def llama_quantize(src: Path, dst: Path, ftype: int) -> Path:
 
 
 def _fit_vocab(n_vocab: int) -> tuple[list[str], list[float], list[int]]:
-    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + ["▁"]
-    types = [TokenType.UNKNOWN, TokenType.CONTROL, TokenType.CONTROL] + [TokenType.BYTE] * 256
-    types.append(TokenType.NORMAL)
+    """`_vocab` padded to `n_vocab` entries with made-up words (a, b, ..., ba, ...)."""
     letters = "etaoinshrdlucmwfgypbvkjxqz"
-    i = 0
-    while len(tokens) < n_vocab:
+    words: list[str] = []
+    for i in range(max(n_vocab - 260, 0)):
         word, k = "", i
         while True:
             word += letters[k % 26]
             k //= 26
             if k == 0:
                 break
-        tokens.append("▁" + word)
-        types.append(TokenType.NORMAL)
-        i += 1
-    scores = [0.0] * 259 + [-float(j) for j in range(len(tokens) - 259)]
-    return tokens, scores, [int(t) for t in types]
+        words.append("▁" + word)
+    return _vocab(words)
 
 
 def make_fit_gguf(
