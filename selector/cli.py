@@ -395,11 +395,7 @@ def catalog_licenses(
     """The licenses the catalog knows: terms, clauses and how many models use each."""
     from selector.catalog.views import format_license_table, license_rows
 
-    rows = license_rows(_load_catalog(catalog))
-    if fmt is TableOrJson.JSON:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        sys.stdout.write(format_license_table(rows, color=sys.stdout.isatty(), width=_width()))
+    _write_rows(license_rows(_load_catalog(catalog)), fmt, format_license_table)
 
 
 @catalog_app.command("gpus")
@@ -411,11 +407,15 @@ def catalog_gpus(
     """The GPUs the catalog knows (the names a requirements file's hardware gpus accept)."""
     from selector.catalog.views import format_gpu_table, gpu_rows
 
-    rows = gpu_rows(_load_catalog(catalog))
+    _write_rows(gpu_rows(_load_catalog(catalog)), fmt, format_gpu_table)
+
+
+def _write_rows(rows: list[dict[str, Any]], fmt: TableOrJson, table: Callable[..., str]) -> None:
+    """A catalog listing as JSON rows, or as the table `table` renders for this terminal."""
     if fmt is TableOrJson.JSON:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
-        sys.stdout.write(format_gpu_table(rows, color=sys.stdout.isatty(), width=_width()))
+        sys.stdout.write(table(rows, color=sys.stdout.isatty(), width=_width()))
 
 
 def _width() -> int | None:

@@ -336,20 +336,11 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "retry-after-nan" and count <= server.fail_times:
             self._json(503, {"error": {"message": "loading"}}, {"Retry-After": "nan"})
             return True
-        if mode == "gzip-bomb-error":
+        if mode in ("gzip-bomb-error", "gzip-bomb-stream"):
+            error = mode == "gzip-bomb-error"
             body = server.bomb()
-            self.send_response(500)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Encoding", "gzip")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            with suppress(OSError):
-                self.wfile.write(body)
-            return True
-        if mode == "gzip-bomb-stream":
-            body = server.bomb()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
+            self.send_response(500 if error else 200)
+            self.send_header("Content-Type", "application/json" if error else "text/event-stream")
             self.send_header("Content-Encoding", "gzip")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
