@@ -115,14 +115,14 @@ def serving_lines(report: Report, c: CandidateReport) -> list[str]:
 
 def _capability_lines(s: SmokeResult) -> list[str]:
     """One checklist line per capability the smoke run tested, with its 95% interval."""
-    from selector.smoke.stats import CAPABILITY_PASS_RATE
+    from selector.smoke.stats import CAPABILITY_PASS_RATE, capability_passes
 
     lines = []
     for name, r in s.capabilities.items():
         if not r.total:
             lines.append(f"  - {_md(name)}: not measured (every probe errored)")
             continue
-        ok = r.passed / r.total >= CAPABILITY_PASS_RATE
+        ok = capability_passes(r)
         where = (
             f" at {s.long_context_tokens:,} tokens"
             if name == "long-context" and s.long_context_tokens

@@ -175,14 +175,14 @@ def smoke_evidence_lines(candidates: list[CandidateReport], *, declared: bool = 
 
 def capability_summary(s: SmokeResult) -> str:
     """`tool-calling 5/6 0.83 [0.44-0.97] pass, ...`: each capability's rate and its interval."""
-    from selector.smoke.stats import CAPABILITY_PASS_RATE
+    from selector.smoke.stats import capability_passes
 
     parts = []
     for name, r in s.capabilities.items():
         if not r.total:
             parts.append(f"{name} not measured")
             continue
-        verdict = "pass" if r.passed / r.total >= CAPABILITY_PASS_RATE else "FAIL"
+        verdict = "pass" if capability_passes(r) else "FAIL"
         part = (
             f"{name} {r.passed}/{r.total} {r.rate:.2f} [{r.ci_low:.2f}-{r.ci_high:.2f}] {verdict}"
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from selector.smoke.interface import ProbeOutcome, SmokeResult
-from selector.smoke.stats import CAPABILITY_PASS_RATE
+from selector.smoke.stats import CAPABILITY_PASS_RATE, capability_passes
 from selector.textsafe import clean, rich_text
 
 ANSWER_WIDTH = 100
@@ -68,7 +68,7 @@ def render_smoke(result: SmokeResult, extra: dict[str, Any]) -> None:
         for name, r in result.capabilities.items():
             if not r.total:
                 verdict = Text("not measured", style="dim")
-            elif r.passed / r.total >= CAPABILITY_PASS_RATE:
+            elif capability_passes(r):
                 verdict = Text("pass", style="green")
             else:
                 verdict = Text(f"FAIL (< {CAPABILITY_PASS_RATE:.0%})", style="red")

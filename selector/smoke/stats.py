@@ -48,13 +48,14 @@ def pooled(rates: Iterable[CapabilityRate]) -> CapabilityRate:
     return rate(sum(r.passed for r in items), sum(r.total for r in items))
 
 
+def capability_passes(r: CapabilityRate) -> bool:
+    """The pass rule of one measured capability (at least one answered probe run)."""
+    return r.passed / r.total >= CAPABILITY_PASS_RATE
+
+
 def failing_capabilities(capabilities: Mapping[str, CapabilityRate]) -> list[str]:
     """Capabilities measured (at least one answered probe run) below CAPABILITY_PASS_RATE."""
-    return [
-        name
-        for name, r in capabilities.items()
-        if r.total and r.passed / r.total < CAPABILITY_PASS_RATE
-    ]
+    return [name for name, r in capabilities.items() if r.total and not capability_passes(r)]
 
 
 def overall(result: SmokeResult | None) -> CapabilityRate | None:
